@@ -3,7 +3,12 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const BIN = join(PROJECT_ROOT, 'bin', 'run.js')
+/**
+ * The built CLI by default, as a user runs it. ENGAGE_TEST_BIN=dev runs the
+ * TypeScript through bin/dev.js instead, for fast local loops without a build.
+ */
+export const BIN = join(PROJECT_ROOT, 'bin', process.env.ENGAGE_TEST_BIN === 'dev' ? 'dev.js' : 'run.js')
+const BIN_ARGS = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []
 
 export interface CliResult {
   code: number | null
@@ -22,7 +27,7 @@ export function runCli(
   options: {cwd?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number} = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...BIN_ARGS, BIN, ...args], {
       cwd: options.cwd ?? PROJECT_ROOT,
       env: {PATH: process.env.PATH, HOME: process.env.HOME, ...options.env} as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
