@@ -1,0 +1,21 @@
+import type {Dialect} from '../../db/database.js'
+
+/**
+ * Bound parameters per statement: SQLite's SQLITE_MAX_VARIABLE_NUMBER default
+ * (32766 since 3.32) and PostgreSQL's wire-protocol limit (65535), with room.
+ */
+const MAX_PARAMETERS: Record<Dialect, number> = {sqlite: 32_000, postgres: 60_000}
+
+/** How many rows of `columns` parameters one multi-row statement may carry. */
+export function rowsPerStatement(dialect: Dialect, columns: number): number {
+  return Math.max(1, Math.floor(MAX_PARAMETERS[dialect] / columns))
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size))
+  return out
+}
+
+/** Rows converted between two progress lines (and kept in memory at once). */
+export const CONVERT_BATCH_ROWS = 5000

@@ -1,0 +1,73 @@
+import {parseEncryptionKey} from '../../crypto/encryption-key.js'
+import {MigrationError} from '../../errors/engage-error.js'
+import type {MigrationContext} from '../../migrate/types.js'
+import {tableExists} from '../../migrate/schema-inspect.js'
+import {CONVERT_BATCH_ROWS, chunk} from './batches.js'
+import {convertRow, type SettingsWrite} from './convert.js'
+import {assertDecryptable, decryptLegacyRows} from './decrypt-legacy.js'
+import {countLegacyRows, loadLegacyRows, loadSettingsPairs, loadTenantIds} from './load.js'
+import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
+import {planConsolidation} from './select-live-rows.js'
+import {captureLegacyState, readSequence, saveState, stateKeys} from './state.js'
+import {TABLES, type ArchiveRow, type ConsolidationReport} from './types.js'
+import {verifyConsolidation} from './verify.js'
+import {insertArchiveRows, insertCreatedSettings, updateExistingSettings} from './write.js'
+
+/**
+ * Migration 0002 `up`: merges the live `tenant_channel_credentials_v2` row of
+ * each (tenant, channel) into `tenant_channel_settings`, re-encrypted as ev1;
+ * archives every legacy row with its reason; verifies; drops the legacy table.
+ *
+ * Everything that can refuse (missing or malformed key, rows that do not
+ * decrypt) is decided before the first write. Runs inside the engine's write
+ * transaction (`ctx.db`), so a failure or a kill leaves the database as it was.
+ */
+export async function consolidateChannelSettings(ctx: MigrationContext): Promise<ConsolidationReport> {
+  const {db, dialect, logger} = ctx
+  if (!(await tableExists(db, dialect, TABLES.legacy))) {
+    throw new MigrationError(`${TABLES.legacy} does not exist, so there is nothing to consolidate.`, {
+      code: 'CONSOLIDATION_SOURCE_MISSING',
+      suggestions: ['Check the database is an EngageNinja legacy database (engage migrate status).'],
+    })
+  }
+  const total = await countLegacyRows(db)
+  // With no credentials to convert, no key is needed (a fresh database migrates without one).
+  const key = total > 0 ? parseEncryptionKey(ctx.settings.get('ENCRYPTION_KEY')) : undefined
+  const legacyRows = total > 0 ? await loadLegacyRows(db) : []
+  const decrypted = key ? decryptLegacyRows(key, legacyRows, logger) : []
+  if (key) assertDecryptable(decrypted, key, ctx.options.archiveUndecryptable === true)
+  const plan = planConsolidation(decrypted, await loadTenantIds(db), await loadSettingsPairs(db))
+
+  // First write: from here on, failures roll back with the transaction.
+  const state = await captureLegacyState(db, dialect)
+  await addSettingsColumns(db)
+  await createArchiveTable(db)
+  await createStateTable(db)
+
+  const archivedAt = new Date().toISOString()
+  let done = 0
+  for (const batch of chunk(plan.decisions, CONVERT_BATCH_ROWS)) {
+    const archive: ArchiveRow[] = []
+    const created: SettingsWrite[] = []
+    const updated: SettingsWrite[] = []
+    for (const decision of batch) {
+      const converted = convertRow(key!, decision, archivedAt)
+      archive.push(converted.archive)
+      if (converted.settings) (converted.settings.settingsId === undefined ? created : updated).push(converted.settings)
+    }
+    if (created.length > 0) {
+      const ids = await insertCreatedSettings(db, dialect, created)
+      for (const row of archive) if (row.settings_created === 1) row.settings_id = ids.get(row.id) ?? null
+    }
+    if (updated.length > 0) await updateExistingSettings(db, dialect, updated)
+    await insertArchiveRows(db, dialect, archive)
+    done += batch.length
+    logger.debug(`consolidation: converted ${done}/${total}`)
+  }
+
+  if (key) await verifyConsolidation(db, key, plan.decisions, logger)
+  await dropTable(db, TABLES.legacy)
+  state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
+  await saveState(db, state)
+  return plan.report
+}

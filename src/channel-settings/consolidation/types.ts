@@ -1,0 +1,141 @@
+/**
+ * Shared shapes of the channel-settings consolidation (migration 0002): the
+ * legacy `tenant_channel_credentials_v2` rows it reads, the decisions it makes
+ * for each of them, and the report `migrate up` prints. See
+ * /tmp/team/SCHEMA.md for the target columns.
+ */
+
+/** Table names the consolidation touches; code only, never input. */
+export const TABLES = {
+  settings: 'tenant_channel_settings',
+  legacy: 'tenant_channel_credentials_v2',
+  archive: 'tenant_channel_credentials_archive',
+  /** Pre-migration facts `down` needs to restore exactly (DDL text, sequence values). */
+  state: 'tenant_channel_consolidation_state',
+} as const
+
+/** One `tenant_channel_credentials_v2` row, as the contract defines it. */
+export interface LegacyCredentialRow {
+  id: number
+  tenant_id: string
+  channel: string
+  provider: string
+  credentials_encrypted: string
+  messaging_service_sid: string | null
+  webhook_url: string | null
+  webhook_secret: string | null
+  is_verified: number
+  verification_error: string | null
+  created_at: string
+  updated_at: string
+}
+
+export const LEGACY_COLUMNS = [
+  'id',
+  'tenant_id',
+  'channel',
+  'provider',
+  'credentials_encrypted',
+  'messaging_service_sid',
+  'webhook_url',
+  'webhook_secret',
+  'is_verified',
+  'verification_error',
+  'created_at',
+  'updated_at',
+] as const
+
+/** Columns 0002 adds to `tenant_channel_settings`, in the order it adds them. */
+export const NEW_SETTINGS_COLUMNS = [
+  'provider_config_json',
+  'credentials_encrypted',
+  'messaging_service_sid',
+  'webhook_url',
+  'webhook_secret_encrypted',
+  'is_verified',
+  'verified_at',
+  'verification_error',
+] as const
+
+/** The legacy columns of `tenant_channel_settings`, kept untouched by 0002. */
+export const LEGACY_SETTINGS_COLUMNS = [
+  'id',
+  'tenant_id',
+  'channel',
+  'provider',
+  'is_enabled',
+  'sender',
+  'settings_json',
+  'created_at',
+  'updated_at',
+] as const
+
+export type ArchiveReason = 'merged' | 'superseded' | 'orphaned' | 'undecryptable'
+export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded', 'orphaned', 'undecryptable']
+
+/** A legacy row after the decrypt pass: its plaintext, or why it has none. */
+export type DecryptedRow =
+  | {row: LegacyCredentialRow; ok: true; plaintext: Buffer; credentials: Record<string, string>; rebuildable: boolean}
+  | {row: LegacyCredentialRow; ok: false; problem: string}
+
+/** What happens to one legacy row. */
+export interface RowDecision {
+  decrypted: DecryptedRow
+  reason: ArchiveReason
+  /** For 'merged': the existing settings row, or undefined when 0002 creates one. */
+  settingsId?: number
+}
+
+/** One row of `tenant_channel_credentials_archive`. */
+export interface ArchiveRow {
+  id: number
+  tenant_id: string
+  channel: string
+  provider: string
+  credentials_encrypted: string | null
+  messaging_service_sid: string | null
+  webhook_url: string | null
+  webhook_secret_encrypted: string | null
+  is_verified: number
+  verification_error: string | null
+  created_at: string
+  updated_at: string
+  legacy_iv: string | null
+  legacy_ciphertext: string | null
+  reason: ArchiveReason
+  settings_id: number | null
+  settings_created: number
+  archived_at: string
+}
+
+/** The new columns of one settings row, as 0002 writes them. */
+export interface SettingsCredentials {
+  provider_config_json: string
+  credentials_encrypted: string
+  messaging_service_sid: string | null
+  webhook_url: string | null
+  webhook_secret_encrypted: string | null
+  is_verified: number
+  verified_at: string | null
+  verification_error: string | null
+}
+
+/**
+ * What `migrate up` (and `--dry-run`) prints for 0002: counts and row ids
+ * only, never a credential. Deterministic for a given database, so the dry
+ * run's report equals the real run's.
+ */
+export interface ConsolidationReport {
+  [key: string]: unknown
+  legacyCredentialRows: number
+  merge: {intoExistingSettings: number; createdDisabledSettings: number}
+  /** Settings rows with no live credentials: left as they were. */
+  settingsRowsUnchanged: number
+  archive: {total: number; byReason: Record<ArchiveReason, number>}
+  undecryptableRowIds: number[]
+}
+
+/** A (tenant, channel) key; NUL cannot occur in either part. */
+export function pairKey(tenantId: string, channel: string): string {
+  return `${tenantId}\u0000${channel}`
+}
