@@ -175,18 +175,32 @@ export class MessagingStack extends TerraformStack {
       return created
     }
     const secret = (id: string, description: string) => variable(id, {type: 'string', sensitive: true, description})
+    const check = (condition: string, errorMessage: string) => ({condition, errorMessage})
+    const databaseUrl = secret('database_url', 'postgres:// URL of the shared PostgreSQL (TF_VAR_database_url)')
+    databaseUrl.addValidation(check(Fn.can(Fn.regex('^postgres(ql)?://', databaseUrl.stringValue)), 'database_url must be a postgres:// URL: the Lambdas use the shared PostgreSQL.'))
+    const twilioSid = variable('twilio_messaging_service_sid', {type: 'string', description: 'Twilio Messaging Service SID (MG…)'})
+    twilioSid.addValidation(check(Fn.can(Fn.regex('^MG[0-9a-fA-F]{32}$', twilioSid.stringValue)), 'twilio_messaging_service_sid must look like MG followed by 32 hex digits.'))
+    const subnetIds = variable('subnet_ids', {type: 'list(string)', description: 'Private subnets (with a NAT route or VPC endpoints) for the Lambdas'})
+    subnetIds.addValidation(check(Op.gt(Fn.lengthOf(subnetIds.listValue), 0), 'subnet_ids needs at least one subnet.'))
+    const sesIdentityArns = variable('ses_identity_arns', {type: 'list(string)', description: 'SES identity ARNs the sender may send as'})
+    sesIdentityArns.addValidation(
+      check(
+        Op.and(Op.gt(Fn.lengthOf(sesIdentityArns.listValue), 0), Fn.alltrue(`\${[for arn in var.ses_identity_arns : can(regex("^arn:aws[a-z-]*:ses:", arn))]}` as never)),
+        'ses_identity_arns needs at least one SES identity ARN (arn:aws:ses:REGION:ACCOUNT:identity/NAME).',
+      ),
+    )
     return {
       awsRegion: variable('aws_region', {type: 'string', default: config.region, description: 'AWS region'}),
-      databaseUrl: secret('database_url', 'postgres:// URL of the shared PostgreSQL (TF_VAR_database_url)'),
+      databaseUrl,
       encryptionKey: secret('encryption_key', 'ENCRYPTION_KEY for channel credentials (TF_VAR_encryption_key)'),
       backendStatusWebhookSecret: secret('backend_status_webhook_secret', 'Secret that signs status reports to the backend (TF_VAR_backend_status_webhook_secret)'),
       backendStatusWebhookUrl: variable('backend_status_webhook_url', {type: 'string', description: 'Backend URL that receives message status reports'}),
       webhookBaseUrl: variable('webhook_base_url', {type: 'string', default: '', description: 'Public base URL of the webhook API if a custom domain fronts it; empty uses the API endpoint'}),
-      twilioMessagingServiceSid: variable('twilio_messaging_service_sid', {type: 'string', description: 'Twilio Messaging Service SID (MG…)'}),
+      twilioMessagingServiceSid: twilioSid,
       vpcId: variable('vpc_id', {type: 'string', description: 'VPC of the shared PostgreSQL'}),
-      subnetIds: variable('subnet_ids', {type: 'list(string)', description: 'Private subnets (with a NAT route) for the Lambdas'}),
+      subnetIds,
       databaseSecurityGroupId: variable('database_security_group_id', {type: 'string', description: 'Security group of the shared PostgreSQL'}),
-      sesIdentityArns: variable('ses_identity_arns', {type: 'list(string)', description: 'SES identity ARNs the sender may send as'}),
+      sesIdentityArns,
       alarmActions: variable('alarm_actions', {type: 'list(string)', default: [], description: 'SNS topic ARNs notified by the queue alarms'}),
     }
   }
