@@ -77,10 +77,11 @@ export class MessagingStack extends TerraformStack {
       PG_POOL_MAX: String(budget.poolSizePerInstance),
       ENGAGE_ENV: config.env,
     }
+    // cdktf renders the literals '' and 0 in expressions as `undefined`, so tests compare lengths with 1.
     // The API exists before the Lambdas (its routes come later), so they can be told its URL;
     // a custom domain in front of it overrides the endpoint.
     const api = new WebhookApi(this, 'webhook-api', {env: config.env, rateLimit: 25})
-    const webhookBaseUrl = () => Fn.conditional(Op.neq(vars.webhookBaseUrl.stringValue, ''), vars.webhookBaseUrl.stringValue, api.api.apiEndpoint)
+    const webhookBaseUrl = () => Fn.conditional(Op.gte(Fn.lengthOf(vars.webhookBaseUrl.stringValue), 1), vars.webhookBaseUrl.stringValue, api.api.apiEndpoint)
 
     const sender = new EngageLambda(this, 'send-campaign-message', {
       ...common,
@@ -175,18 +176,18 @@ export class MessagingStack extends TerraformStack {
       return created
     }
     const secret = (id: string, description: string) => variable(id, {type: 'string', sensitive: true, description})
-    const check = (condition: string, errorMessage: string) => ({condition, errorMessage})
+    const check = (condition: unknown, errorMessage: string) => ({condition, errorMessage})
     const databaseUrl = secret('database_url', 'postgres:// URL of the shared PostgreSQL (TF_VAR_database_url)')
     databaseUrl.addValidation(check(Fn.can(Fn.regex('^postgres(ql)?://', databaseUrl.stringValue)), 'database_url must be a postgres:// URL: the Lambdas use the shared PostgreSQL.'))
     const twilioSid = variable('twilio_messaging_service_sid', {type: 'string', description: 'Twilio Messaging Service SID (MG…)'})
     twilioSid.addValidation(check(Fn.can(Fn.regex('^MG[0-9a-fA-F]{32}$', twilioSid.stringValue)), 'twilio_messaging_service_sid must look like MG followed by 32 hex digits.'))
     const subnetIds = variable('subnet_ids', {type: 'list(string)', description: 'Private subnets (with a NAT route or VPC endpoints) for the Lambdas'})
-    subnetIds.addValidation(check(Op.gt(Fn.lengthOf(subnetIds.listValue), 0), 'subnet_ids needs at least one subnet.'))
+    subnetIds.addValidation(check(Op.gte(Fn.lengthOf(subnetIds.listValue), 1), 'subnet_ids needs at least one subnet.'))
     const sesIdentityArns = variable('ses_identity_arns', {type: 'list(string)', description: 'SES identity ARNs the sender may send as'})
     sesIdentityArns.addValidation(
       check(
-        Op.and(Op.gt(Fn.lengthOf(sesIdentityArns.listValue), 0), Fn.alltrue(`\${[for arn in var.ses_identity_arns : can(regex("^arn:aws[a-z-]*:ses:", arn))]}` as never)),
-        'ses_identity_arns needs at least one SES identity ARN (arn:aws:ses:REGION:ACCOUNT:identity/NAME).',
+        Fn.can(Fn.regex('^(arn:aws[a-z-]*:ses:[a-z0-9-]+:[0-9]{12}:[^,]+,?)+$', Fn.join(',', sesIdentityArns.listValue))),
+        'ses_identity_arns needs at least one SES ARN (arn:aws:ses:REGION:ACCOUNT:identity/NAME).',
       ),
     )
     return {

@@ -24,6 +24,8 @@ export default class SandboxTwilio extends BaseCommand<typeof SandboxTwilio> {
     const loaded = this.flags.seed ? await loadSeedFile(this.flags.seed) : undefined
     if (loaded?.readableByOthers) this.logger.warn(`${this.flags.seed} is readable by other users and holds auth tokens; chmod 600 it.`)
     const sandbox = await startTwilioSandbox({port: this.flags.port, seed: loaded?.seed})
+    // Listen before printing the URL: whoever reads it may signal at once.
+    const stopped = untilSignal()
     try {
       if (this.flags['write-seed']) await writeSeedFile(this.flags['write-seed'], sandbox.initialSeed)
       const summary = await sandbox.summary()
@@ -35,7 +37,7 @@ export default class SandboxTwilio extends BaseCommand<typeof SandboxTwilio> {
         for (const service of summary.services) this.log(`service ${service.sid} of ${service.accountSid} senders ${service.phoneNumbers.join(', ')}`)
       }
       this.logger.info('Press Ctrl-C to stop.')
-      const signal = await untilSignal()
+      const signal = await stopped
       this.logger.info(`Received ${signal}; stopping the Twilio sandbox.`)
     } finally {
       await sandbox.stop()

@@ -151,6 +151,7 @@ describe.each(DIALECTS)('channel-settings consolidation (0002) on %s', (dialect)
 
   it('down without ENCRYPTION_KEY refuses and changes nothing', async () => {
     await migrate(['up'])
+    await migrate(['down', '--to', '0003', '--yes'])
     const before = await dump()
 
     const down = await migrate(['down', '--to', MIGRATION, '--yes'], {})

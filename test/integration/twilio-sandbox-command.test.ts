@@ -105,7 +105,7 @@ describe('engage sandbox twilio', () => {
     await running.waitFor(/\n/)
     expect(running.stdout()).toMatch(/^TWILIO_API_BASE_URL=http:\/\/127\.0\.0\.1:\d+\n$/)
     running.child.kill('SIGTERM')
-    expect((await running.exit).code).toBe(0)
+    expect({...(await running.exit), stderr: running.stderr()}).toEqual({code: 0, signal: null, stderr: expect.any(String)})
   })
 
   it('prints one JSON document with --json', async () => {
@@ -115,7 +115,7 @@ describe('engage sandbox twilio', () => {
     expect(doc.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(doc.accounts).toEqual([{sid: account.sid, status: 'active', friendlyName: 'Command tenant', authToken: redactSecret(account.authToken)}])
     running.child.kill('SIGINT')
-    expect((await running.exit).code).toBe(0)
+    expect({...(await running.exit), stderr: running.stderr()}).toEqual({code: 0, signal: null, stderr: expect.any(String)})
     expect(JSON.parse(running.stdout())).toEqual(doc)
   })
 

@@ -8,7 +8,7 @@ import {assertDecryptable, decryptLegacyRows} from './decrypt-legacy.js'
 import {countLegacyRows, loadLegacyRows, loadSettingsPairs, loadTenantIds} from './load.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {planConsolidation} from './select-live-rows.js'
-import {captureLegacyState, readSequence, saveState, stateKeys} from './state.js'
+import {captureLegacyState, makeSequenceTransactional, readSequence, saveState, stateKeys} from './state.js'
 import {TABLES, type ArchiveRow, type ConsolidationReport} from './types.js'
 import {verifyConsolidation} from './verify.js'
 import {insertArchiveRows, insertCreatedSettings, updateExistingSettings} from './write.js'
@@ -40,6 +40,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
 
   // First write: from here on, failures roll back with the transaction.
   const state = await captureLegacyState(db, dialect)
+  await makeSequenceTransactional(db, dialect, TABLES.settings)
   await addSettingsColumns(db)
   await createArchiveTable(db)
   await createStateTable(db)

@@ -15,7 +15,7 @@ import {
   settingsWebhookContext,
 } from './contexts.js'
 import {dropTable, legacyCreateStatement} from './schema.js'
-import {loadState, readSequence, sequenceAtLeast, stateKeys, writeSequence} from './state.js'
+import {loadState, makeSequenceTransactional, readSequence, sequenceAtLeast, stateKeys, writeSequence} from './state.js'
 import {LEGACY_COLUMNS, LEGACY_SETTINGS_COLUMNS, NEW_SETTINGS_COLUMNS, TABLES, type LegacyCredentialRow} from './types.js'
 import {insertRows} from './write.js'
 
@@ -188,6 +188,7 @@ export async function reverseConsolidation(ctx: MigrationContext): Promise<Rever
   }
 
   // First write: everything needed is in memory.
+  await makeSequenceTransactional(db, dialect, TABLES.settings)
   await sql.raw(legacyCreateStatement(dialect, TABLES.legacy, state[stateKeys.sql(TABLES.legacy)])).execute(db)
   let written = 0
   for (const batch of chunk(restored, CONVERT_BATCH_ROWS)) {

@@ -55,6 +55,22 @@ export function sequenceAtLeast(dialect: Dialect, value: string | null, maxId: n
   return used >= maxId ? value : JSON.stringify({lastValue: String(maxId), isCalled: true})
 }
 
+/**
+ * PostgreSQL sequences ignore ROLLBACK, so a dry run or a failed run that
+ * inserts rows would leave the identity sequence moved. `ALTER ... RESTART`
+ * gives the sequence new storage inside the transaction; every later
+ * nextval/setval in it is then rolled back with it. Restores the exact
+ * position afterwards. No-op on SQLite, where sqlite_sequence is an ordinary table.
+ */
+export async function makeSequenceTransactional(db: Kysely<any>, dialect: Dialect, table: string): Promise<void> {
+  if (dialect === 'sqlite') return
+  const position = await readSequence(db, dialect, table)
+  const {lastValue, isCalled} = JSON.parse(position!) as {lastValue: string; isCalled: boolean}
+  const next = isCalled ? BigInt(lastValue) + 1n : BigInt(lastValue)
+  await sql`ALTER TABLE ${sql.table(table)} ALTER COLUMN id RESTART WITH ${sql.raw(next.toString())}`.execute(db)
+  await writeSequence(db, dialect, table, position)
+}
+
 async function postgresSequenceName(db: Kysely<any>, table: string): Promise<string> {
   const {rows} = await sql<{name: string}>`SELECT pg_get_serial_sequence(${table}, 'id') AS name`.execute(db)
   return rows[0]!.name
