@@ -52,7 +52,7 @@ export function synthStacks(options: SynthStacksOptions = {}): SynthResult {
   return {env, outdir, stackDir, tfJsonPath: join(stackDir, 'cdk.tf.json'), config}
 }
 
-// `npx tsx stacks/main.ts [env]` (or cdktf's `app` command) synthesizes without the engage CLI.
+// `npx tsx stacks/main.ts [env]` synthesizes without the engage CLI (into ./build/cdktf).
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const result = synthStacks({env: process.argv[2] ?? process.env.ENGAGE_ENV ?? 'dev'})
   process.stderr.write(`Synthesized ${result.tfJsonPath}\n`)

@@ -14,7 +14,10 @@ export default class SeedTwilio extends BaseCommand<typeof SeedTwilio> {
   static override summary = "Store a tenant's Twilio settings for sms and/or whatsapp, verified with Twilio first."
   static override description = `The auth token comes from TWILIO_AUTH_TOKEN, from stdin with --auth-token-stdin, or from a masked prompt; never from a flag.
 In a terminal, missing values are asked; without one, the command fails naming the flags to pass.
-Re-running updates the same rows (one per tenant and channel). If verification fails nothing is written.`
+Re-running updates the same rows (one per tenant and channel), keeping their enabled flag and any webhook secret.
+Verification (on by default) checks the account is active, the messaging service is in it and the senders are in the
+service. If it fails, or Twilio is unreachable, nothing is written: an existing row keeps its previous values.
+No webhook secret is generated: Twilio signs callbacks with the auth token (X-Twilio-Signature).`
 
   static override examples = [
     'TWILIO_AUTH_TOKEN=… <%= config.bin %> seed twilio --tenant acme --account-sid AC… --messaging-service-sid MG… --from +14155550123',
@@ -114,6 +117,9 @@ Re-running updates the same rows (one per tenant and channel). If verification f
       },
       this.logger,
     )
+    if (result.channels.some((row) => row.webhookUrl === null)) {
+      this.logger.warn('No webhook URL stored: set WEBHOOK_BASE_URL or pass --webhook-url, or status callbacks will not reach engage.')
+    }
     if (!this.jsonEnabled()) this.render(result)
     return result
   }

@@ -11,6 +11,8 @@ export function renderRun(result: MigrationRunResult): string[] {
     return [result.direction === 'up' ? 'Nothing to do: the database is up to date.' : 'Nothing to do: no migration is applied.']
   }
   for (const item of result.results) {
+    // A failure is told once, by the error on stderr; stdout keeps what did happen before it.
+    if (result.error && (item.status === 'failed' || item.status === 'not-run')) continue
     lines.push(describeResult(item))
     if (item.report) lines.push(...renderReport(item.report, '    '))
   }
@@ -48,7 +50,9 @@ export function renderReport(report: MigrationReport, indent = '  '): string[] {
       value === null || ['string', 'number', 'boolean'].includes(typeof value)
         ? String(value)
         : Array.isArray(value) && value.every((item) => ['string', 'number'].includes(typeof item))
-          ? value.join(', ')
+          ? value.length === 0
+            ? '(none)'
+            : value.join(', ')
           : JSON.stringify(value)
     return `${indent}${key}: ${shown}`
   })

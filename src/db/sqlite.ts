@@ -1,4 +1,4 @@
-import {closeSync, existsSync, openSync, readSync, statSync} from 'node:fs'
+import {closeSync, existsSync, linkSync, openSync, readSync, statSync, unlinkSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import {DatabaseError} from '../errors/engage-error.js'
@@ -32,9 +32,17 @@ export async function openSqlite(path: string, options: OpenSqliteOptions): Prom
     })
   }
   const {default: Database} = await import('better-sqlite3')
+  if (!exists) {
+    try {
+      createSqliteFileAtomically(Database, path)
+    } catch (error) {
+      throw translateSqliteError(error, path)
+    }
+    assertSqliteFile(path)
+  }
   let db: BetterSqlite3.Database
   try {
-    db = new Database(path, {fileMustExist: exists, timeout: options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS})
+    db = new Database(path, {fileMustExist: true, timeout: options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS})
     db.pragma('journal_mode = WAL')
     db.pragma('foreign_keys = ON')
     // Deleted credential rows must not linger as readable bytes in free pages.
@@ -44,6 +52,32 @@ export async function openSqlite(path: string, options: OpenSqliteOptions): Prom
     throw translateSqliteError(error, path)
   }
   return db
+}
+
+/**
+ * A new database appears whole or not at all: it is made under a temporary
+ * name (header written) and hard-linked into place, so a second process
+ * creating it at the same moment never sees a zero-byte file. Losing that
+ * race is fine: the other process's file is used.
+ */
+function createSqliteFileAtomically(Database: typeof BetterSqlite3, path: string): void {
+  const temporary = `${path}.creating-${process.pid}-${Date.now().toString(36)}`
+  try {
+    const fresh = new Database(temporary)
+    fresh.pragma('journal_mode = WAL')
+    fresh.close()
+    try {
+      linkSync(temporary, path)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+  } finally {
+    for (const leftover of [temporary, `${temporary}-wal`, `${temporary}-shm`]) {
+      try {
+        unlinkSync(leftover)
+      } catch {}
+    }
+  }
 }
 
 /** Header and length checks: cheap enough for every open, strict enough to catch damage. */

@@ -10,7 +10,7 @@ import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} fro
 import {planConsolidation} from './select-live-rows.js'
 import {captureLegacyState, makeSequenceTransactional, readSequence, saveState, stateKeys} from './state.js'
 import {TABLES, type ArchiveRow, type ConsolidationReport} from './types.js'
-import {verifyConsolidation} from './verify.js'
+import {assertVerified, verifyBatch, type VerifyProblem} from './verify.js'
 import {insertArchiveRows, insertCreatedSettings, updateExistingSettings} from './write.js'
 
 /**
@@ -47,6 +47,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
 
   const archivedAt = new Date().toISOString()
   let done = 0
+  const problems: VerifyProblem[] = []
   for (const batch of chunk(plan.decisions, CONVERT_BATCH_ROWS)) {
     const archive: ArchiveRow[] = []
     const created: SettingsWrite[] = []
@@ -64,9 +65,10 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await insertArchiveRows(db, dialect, archive)
     done += batch.length
     logger.debug(`consolidation: converted ${done}/${total}`)
+    problems.push(...(await verifyBatch(db, key!, batch)))
+    logger.debug(`consolidation: verified ${done}/${total}`)
   }
-
-  if (key) await verifyConsolidation(db, key, plan.decisions, logger)
+  await assertVerified(db, problems, total)
   await dropTable(db, TABLES.legacy)
   state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
   await saveState(db, state)

@@ -2,7 +2,6 @@ import {sql, type Kysely} from 'kysely'
 import {decryptField} from '../../crypto/envelope.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {encryptLegacy} from '../../crypto/legacy-cbc.js'
-import type {Logger} from '../../cli/logger.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import {
   archiveCredentialsContext,
@@ -48,20 +47,27 @@ function tryDecrypt(key: EncryptionKey, envelope: string, context: Parameters<ty
   }
 }
 
+export interface VerifyProblem {
+  id: number
+  problem: string
+}
+
 /**
- * Reads back what was written and proves nothing was lost, before commit:
- * every legacy row has exactly one archive row; every merged row's settings
+ * Reads back what one batch wrote and proves nothing was lost, before commit:
+ * each legacy row has its archive row; every merged row's settings
  * credentials (and every other row's archived ones) decrypt to the legacy
  * plaintext; the legacy ciphertext can be rebuilt byte for byte from archive +
- * settings (what `down` will do). Any mismatch throws, naming the rows, and the
- * transaction rolls back. Returns the number of rows checked.
+ * settings (what `down` will do). Batches keep the read-back small; the
+ * caller throws (and so rolls back) via assertVerified.
  */
-export async function verifyConsolidation(
+export async function verifyBatch(
   db: Kysely<any>,
   key: EncryptionKey,
   decisions: readonly RowDecision[],
-  logger: Logger,
-): Promise<number> {
+): Promise<VerifyProblem[]> {
+  const first = decisions[0]?.decrypted.row.id
+  const last = decisions.at(-1)?.decrypted.row.id
+  if (first === undefined || last === undefined) return []
   const {rows} = await sql<StoredRow>`SELECT a.id, a.tenant_id, a.channel, a.provider, a.reason, a.credentials_encrypted,
       a.webhook_secret_encrypted, a.messaging_service_sid, a.webhook_url, a.is_verified, a.verification_error,
       a.created_at, a.updated_at, a.legacy_iv, a.legacy_ciphertext, a.settings_id,
@@ -69,17 +75,14 @@ export async function verifyConsolidation(
       s.messaging_service_sid AS s_messaging_service_sid, s.webhook_url AS s_webhook_url,
       s.is_verified AS s_is_verified, s.verification_error AS s_verification_error
     FROM ${sql.table(TABLES.archive)} a LEFT JOIN ${sql.table(TABLES.settings)} s ON s.id = a.settings_id
-    ORDER BY a.id`.execute(db)
+    WHERE a.id >= ${first} AND a.id <= ${last}`.execute(db)
   const stored = new Map(rows.map((row) => [Number(row.id), row]))
-  const problems: {id: number; problem: string}[] = []
+  const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
-  if (stored.size !== decisions.length) fail(0, `archive has ${stored.size} rows for ${decisions.length} legacy rows`)
-  let checked = 0
+  if (stored.size !== decisions.length) fail(first, `archive has ${stored.size} rows for the ${decisions.length} legacy rows ${first}–${last}`)
   for (const decision of decisions) {
     const original = decision.decrypted.row
     const row = stored.get(original.id)
-    checked++
-    if (checked % 5000 === 0 || checked === decisions.length) logger.debug(`consolidation: verified ${checked}/${decisions.length}`)
     if (!row) {
       fail(original.id, 'missing from the archive')
       continue
@@ -128,16 +131,23 @@ export async function verifyConsolidation(
     }
     if (secret !== original.webhook_secret) fail(original.id, 'webhook secret does not round-trip')
   }
-  if (problems.length > 0) {
-    const ids = [...new Set(problems.map((entry) => entry.id))]
+  return problems
+}
+
+/** Throws the verification failure (naming the rows), or confirms the archive holds exactly `total` rows. */
+export async function assertVerified(db: Kysely<any>, problems: readonly VerifyProblem[], total: number): Promise<void> {
+  const {rows} = await sql<{n: number | string}>`SELECT COUNT(*) AS n FROM ${sql.table(TABLES.archive)}`.execute(db)
+  const archived = Number(rows[0]?.n ?? 0)
+  const all = archived === total ? problems : [{id: 0, problem: `archive has ${archived} rows for ${total} legacy rows`}, ...problems]
+  if (all.length > 0) {
+    const ids = [...new Set(all.map((entry) => entry.id))]
     throw new MigrationError(
-      `Verification failed for ${ids.length} legacy credential row(s) (ids ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', …' : ''}): ${problems[0]!.problem}. Rolled back; nothing was changed.`,
+      `Verification failed for ${ids.length} legacy credential row(s) (ids ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', …' : ''}): ${all[0]!.problem}. Rolled back; nothing was changed.`,
       {
         code: 'CONSOLIDATION_VERIFY_FAILED',
         suggestions: ['This is a bug or a concurrent writer; re-run with --log-level debug and report the row ids.'],
-        details: {problems: problems.slice(0, 100)},
+        details: {problems: all.slice(0, 100)},
       },
     )
   }
-  return checked
 }
