@@ -1,11 +1,11 @@
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, statSync, truncateSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import BetterSqlite3 from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {MIGRATIONS} from '../../migrations/index.js'
 import {createTestDatabase, DIALECTS, type TestDatabase} from '../support/databases.js'
 import {recordsOf, tablesOf} from '../support/migrate-fixtures.js'
+import {holdSqliteWriteLock} from '../support/sqlite-lock-holder.js'
 import {BIN, PROJECT_ROOT, runCli, type CliResult} from '../support/run-cli.js'
 
 const OPERATOR = {ENGAGE_OPERATOR: 'cli-test-operator'}
@@ -209,15 +209,11 @@ describe('engage migrate refuses bad database files without writing to them', ()
   })
 
   it.each(['wal', 'delete'])('a database held by another writer (journal mode %s) fails after --lock-timeout', async (mode) => {
-    const holder = new BetterSqlite3(path)
-    holder.pragma(`journal_mode = ${mode}`)
-    holder.exec('CREATE TABLE unrelated (id INTEGER PRIMARY KEY)')
-    holder.exec('BEGIN IMMEDIATE')
+    const holder = await holdSqliteWriteLock(path, mode)
     try {
       await expectRefused(['up', '--lock-timeout', '0.5'], 'DATABASE_BUSY')
     } finally {
-      holder.exec('ROLLBACK')
-      holder.close()
+      await holder.release()
     }
   })
 

@@ -8,7 +8,7 @@ export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', 
  * TypeScript through bin/dev.js instead, for fast local loops without a build.
  */
 export const BIN = join(PROJECT_ROOT, 'bin', process.env.ENGAGE_TEST_BIN === 'dev' ? 'dev.js' : 'run.js')
-const BIN_ARGS: string[] = []
+const BIN_ARGS = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []
 
 export interface CliResult {
   code: number | null

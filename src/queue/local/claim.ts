@@ -48,7 +48,7 @@ async function claimPostgres(db: Kysely<any>, request: ClaimRequest): Promise<Cl
       WHERE queue_name = ${queueName} AND visible_at <= ${now}
       ORDER BY visible_at, sent_at
       LIMIT ${limit}
-      -- mutated
+      FOR UPDATE SKIP LOCKED
     ), dead AS (
       DELETE FROM local_queue_messages AS m USING picked
       WHERE m.id = picked.id AND picked.receive_count >= ${maxReceiveCount}
