@@ -5,6 +5,7 @@ import * as migration1 from './0001-legacy-baseline.js'
 import * as migration2 from './0002-channel-settings-consolidation.js'
 import * as migration3 from './0003-status-reason-and-provider-message-index.js'
 import * as migration4 from './0004-local-message-queue.js'
+import * as migration5 from './0005-send-pipeline-state.js'
 
 /** Every migration, in the order `migrate up` applies them, with the SHA-256 of its source file. */
 export const MIGRATIONS: MigrationEntry[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: MigrationEntry[] = [
   {name: '0002-channel-settings-consolidation', checksum: '6004f335fb2820e57d7945945e62c5dc0eff25cd53ab36b91b01dd462c6942ae', module: migration2},
   {name: '0003-status-reason-and-provider-message-index', checksum: '03c8fb265f36dcb455ee4ba6cbab6461899eda8eaa74d12ac4c091a55435e52b', module: migration3},
   {name: '0004-local-message-queue', checksum: '748251f1a10b503c63865eafde53531c7ca012af50978d6aa6d5b55abee2b2f6', module: migration4},
+  {name: '0005-send-pipeline-state', checksum: '5c7c9d33b797d5cab5f96eaf98357558ae2c710faee2b1d5a1a12d80faeb8660', module: migration5},
 ]
