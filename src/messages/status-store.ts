@@ -1,0 +1,121 @@
+import {sql, type Kysely} from 'kysely'
+import {inWriteTransaction, type Database} from '../db/database.js'
+import {NotFoundError, UsageError} from '../errors/engage-error.js'
+import {classifyMove, fromProviderStatus, isFinalStatus, isMessageStatus, statusRankSql, STATUS_RANK, type MessageStatus, type StatusMove} from './status-order.js'
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+export type StatusSource = 'send' | 'twilio-webhook' | 'reconcile' | 'mock'
+
+/** One status report about one message, from whichever path learned it. */
+export interface StatusUpdate {
+  messageId: string
+  /** Our status word (queued … undelivered); a Twilio word (accepted, canceled, …) is mapped. */
+  status: string
+  /** The provider's own word, kept on the event as received. */
+  providerStatus?: string | null
+  /** Why, e.g. Twilio "30007: Carrier violation"; stored on the event and, when applied, on the message. */
+  reason?: string | null
+  source: StatusSource
+  /** The provider's report (e.g. the verified callback parameters); stored as JSON on the event. */
+  payload?: unknown
+  /** ISO-8601 UTC; defaults to now. */
+  at?: string
+  /** Written to messages.error_code on failed/undelivered; defaults to the number before ':' in `reason`. */
+  errorCode?: string | null
+  /** Written to messages.error_message on failed/undelivered; defaults to the rest of `reason`. */
+  errorMessage?: string | null
+}
+
+export interface ApplyStatusResult {
+  outcome: StatusMove
+  /** The message_status_events row written (every call writes one, applied or not). */
+  eventId: number
+}
+
+/**
+ * Records one status report: a forward move updates the message
+ * (status, status_reason, updated_at, and error_code/error_message when it
+ * failed) and writes an applied event; a duplicate, backwards or after-final
+ * report writes an event with applied = 0 and leaves the message alone.
+ *
+ * The move is decided by one conditional UPDATE (… WHERE rank(status) <
+ * rank(new) AND status not final), so concurrent callers cannot both win or
+ * move a message backwards: PostgreSQL re-checks the WHERE on the locked row,
+ * SQLite's writers are serialised (BEGIN IMMEDIATE). Given a Database, this
+ * runs in its own write transaction; given a Kysely, it runs in whatever
+ * transaction the caller holds (pass the transaction so the event and the
+ * caller's writes commit together).
+ */
+export async function applyStatus(db: Kysely<any> | Database, update: StatusUpdate): Promise<ApplyStatusResult> {
+  if (isDatabase(db)) return inWriteTransaction(db, (trx) => applyStatus(trx, update))
+  const status = normaliseStatus(update.status)
+  const at = update.at ?? new Date().toISOString()
+  const reason = update.reason ?? null
+  const failed = isFinalStatus(status)
+  const [parsedCode, parsedMessage] = splitReason(reason)
+  const set: Record<string, unknown> = {status, status_reason: reason, updated_at: at}
+  if (failed) {
+    set.error_code = update.errorCode !== undefined ? update.errorCode : parsedCode
+    set.error_message = update.errorMessage !== undefined ? update.errorMessage : parsedMessage
+  }
+  const moved = await db
+    .updateTable('messages')
+    .set(set)
+    .where('id', '=', update.messageId)
+    .where('status', 'not in', ['failed', 'undelivered'])
+    .where(sql.raw(statusRankSql('status')), '<', STATUS_RANK[status])
+    .executeTakeFirst()
+
+  let outcome: StatusMove = 'applied'
+  if (Number(moved.numUpdatedRows) === 0) {
+    const current = await db.selectFrom('messages').select('status').where('id', '=', update.messageId).executeTakeFirst()
+    if (!current) {
+      throw new NotFoundError(`No message with id ${update.messageId}; its status cannot be recorded.`, {
+        code: 'MESSAGE_NOT_FOUND',
+        details: {messageId: update.messageId},
+        suggestions: ['Check the message id; statuses are only kept for messages in the messages table.'],
+      })
+    }
+    outcome = classifyMove(String(current.status), status)
+    // The UPDATE found nothing to move, so the only other answer classifyMove may give is a refusal.
+    if (outcome === 'applied') outcome = 'backwards'
+  }
+  const inserted = await db
+    .insertInto('message_status_events')
+    .values({
+      message_id: update.messageId,
+      status,
+      provider_status: update.providerStatus ?? null,
+      payload_json: update.payload === undefined ? null : JSON.stringify(update.payload),
+      created_at: at,
+      status_reason: reason,
+      applied: outcome === 'applied' ? 1 : 0,
+      source: update.source,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return {outcome, eventId: Number(inserted.id)}
+}
+
+/** Our status for a word from any writer: ours as is, Twilio's mapped, anything else refused. */
+export function normaliseStatus(word: string): MessageStatus {
+  if (isMessageStatus(word)) return word
+  const mapped = fromProviderStatus('twilio', word)
+  if (mapped) return mapped
+  throw new UsageError(`"${word.slice(0, 40)}" is not a message status.`, {
+    code: 'UNKNOWN_MESSAGE_STATUS',
+    suggestions: ['Use one of queued, sending, sent, delivered, read, failed, undelivered (or a Twilio status word).'],
+  })
+}
+
+/** "30007: Carrier violation" → ["30007", "Carrier violation"]; a reason without a code → [null, reason]. */
+export function splitReason(reason: string | null): [string | null, string | null] {
+  if (!reason) return [null, null]
+  const match = /^(\w+):\s*(.*)$/s.exec(reason)
+  return match ? [match[1]!, match[2] || null] : [null, reason]
+}
+
+export function isDatabase(value: Kysely<any> | Database): value is Database {
+  return typeof (value as Database).dialect === 'string' && 'db' in value && 'target' in value
+}
