@@ -1,6 +1,7 @@
 import type {Kysely} from 'kysely'
 import {inWriteTransaction, type Database} from '../../db/database.js'
-import {applyStatus, storeProviderMessageId, type StatusSource} from '../../messages/status-store.js'
+import {applyStatus, type StatusSource} from '../../messages/status-store.js'
+import {storeProviderMessageId} from '../../messages/provider-message-ids.js'
 import {statusAfterAcceptance} from './status-words.js'
 
 export interface Accepted {
@@ -15,15 +16,16 @@ export interface Accepted {
 
 /**
  * Records that the provider has the message, in one transaction: the status
- * it reached (`sent` for an accepted message) through applyStatus, `sent_at`,
- * then the provider id, which also applies callbacks that arrived before it
- * (kept by the webhook). Status first, so a kept `delivered` moves forward
- * from `sent` instead of being overtaken by it. Returns the applied event ids.
+ * it reached (`sent` for an accepted message) through applyStatus, then
+ * storeProviderMessageId, which stores the id and sent_at, records the
+ * provider's own acceptance word as an event (Twilio's `queued` ranks below
+ * `sent`, so it is kept unapplied), and applies callbacks that arrived before
+ * the id was stored. Status first, so a kept `delivered` moves forward from
+ * `sent` instead of being overtaken by it. Returns the applied event ids.
  */
 export async function recordAccepted(database: Database, accepted: Accepted): Promise<number[]> {
   return inWriteTransaction(database, async (trx) => {
     const at = accepted.at.toISOString()
-    const eventIds: number[] = []
     const status = await applyStatus(trx, {
       messageId: accepted.messageId,
       status: statusAfterAcceptance(accepted.providerStatus),
@@ -32,10 +34,8 @@ export async function recordAccepted(database: Database, accepted: Accepted): Pr
       payload: {providerMessageId: accepted.providerMessageId},
       at,
     })
-    if (status.outcome === 'applied') eventIds.push(status.eventId)
-    await trx.updateTable('messages').set({sent_at: at}).where('id', '=', accepted.messageId).where('sent_at', 'is', null).execute()
-    eventIds.push(...appliedEventIds(await storeProviderMessageId(trx, accepted.messageId, accepted.providerMessageId, accepted.providerStatus)))
-    return eventIds
+    const stored = await storeProviderMessageId(trx, accepted.messageId, accepted.providerMessageId, accepted.providerStatus, {at})
+    return [...(status.outcome === 'applied' ? [status.eventId] : []), ...stored.appliedEventIds]
   })
 }
 
@@ -70,11 +70,4 @@ export async function storedProviderIds(db: Kysely<any>, sids: string[]): Promis
   if (sids.length === 0) return new Set()
   const rows = await db.selectFrom('messages').select('provider_message_id').where('provider_message_id', 'in', sids).execute()
   return new Set(rows.map((row) => String(row.provider_message_id)))
-}
-
-// storeProviderMessageId reports the events of the kept callbacks it applied; accept the shapes it may use.
-function appliedEventIds(result: unknown): number[] {
-  if (!result || typeof result !== 'object') return []
-  const ids = (result as {appliedEventIds?: unknown; eventIds?: unknown}).appliedEventIds ?? (result as {eventIds?: unknown}).eventIds
-  return Array.isArray(ids) ? ids.filter((id): id is number => typeof id === 'number') : []
 }
