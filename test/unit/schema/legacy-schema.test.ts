@@ -1,11 +1,13 @@
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {LEGACY_POSTGRES_STATEMENTS, LEGACY_SQLITE_STATEMENTS, LEGACY_TABLES} from '../../../src/schema/legacy-schema.js'
 import {PROJECT_ROOT} from '../../support/run-cli.js'
 
-// The contract lives beside the repo; CI copies shared/ next to the clone.
-const CONTRACT = join(PROJECT_ROOT, '..', 'shared', 'legacy', 'schema.sql')
+// The contract lives beside the repo in shared/; a clone elsewhere (CI) has only
+// the verbatim copy in test/fixtures, which the drift check below keeps honest.
+const CONTRACT = join(PROJECT_ROOT, 'test', 'fixtures', 'legacy-schema.sql')
+const SHARED_CONTRACT = join(PROJECT_ROOT, '..', 'shared', 'legacy', 'schema.sql')
 
 function contractStatements(): string[] {
   const body = readFileSync(CONTRACT, 'utf8')
@@ -19,6 +21,10 @@ function contractStatements(): string[] {
 }
 
 describe('legacy schema module', () => {
+  it.runIf(existsSync(SHARED_CONTRACT))('keeps test/fixtures/legacy-schema.sql byte-identical to the shared contract', () => {
+    expect(readFileSync(CONTRACT).equals(readFileSync(SHARED_CONTRACT))).toBe(true)
+  })
+
   it('holds the contract file statements verbatim for SQLite', () => {
     expect(LEGACY_SQLITE_STATEMENTS).toEqual(contractStatements())
   })
