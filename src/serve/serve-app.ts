@@ -2,7 +2,7 @@ import {startStatusForwarder, type StatusForwarderLoop} from '../backend-status/
 import type {BackoffPolicy} from '../backend-status/backoff.js'
 import type {Logger} from '../cli/logger.js'
 import type {Database} from '../db/database.js'
-import {UsageError} from '../errors/engage-error.js'
+import {DatabaseError, UsageError} from '../errors/engage-error.js'
 import {parseWebhookSecret} from '../webhooks/standard-webhooks.js'
 import type {TwilioWebhookHandler} from './routes/twilio-webhook.js'
 import {ROUTES, startServeServer, type ServeServer} from './server.js'
@@ -55,6 +55,8 @@ export async function startServeApp(options: ServeAppOptions): Promise<ServeApp>
     }
   }
 
+  await assertStatusSchema(options.database)
+
   let forwarder: StatusForwarderLoop | undefined
   const server = await startServeServer({
     host: options.host,
@@ -87,6 +89,22 @@ export async function startServeApp(options: ServeAppOptions): Promise<ServeApp>
       })()
       return stopping
     },
+  }
+}
+
+/**
+ * Fails at start, not at the first status, when the database lacks the forwarder's columns
+ * (migration 0005). Also the first query, which makes the pool live so closing it ends it.
+ */
+async function assertStatusSchema(database: Database): Promise<void> {
+  try {
+    await database.db.selectFrom('message_status_events').select(['applied', 'backend_delivered_at', 'backend_next_attempt_at']).limit(1).execute()
+  } catch (error) {
+    throw new DatabaseError(`The database at ${database.target.display} has no status forwarding columns: ${(error as Error).message}`, {
+      code: 'SCHEMA_NOT_MIGRATED',
+      cause: error,
+      suggestions: ['Run `engage migrate up` against this database first.'],
+    })
   }
 }
 

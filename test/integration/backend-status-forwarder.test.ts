@@ -117,7 +117,16 @@ async function seedMessages(database: Database, fixture: Fixture, count: number,
   return ids
 }
 
-async function eventRows(database: Database) {
+interface EventRow {
+  id: number
+  applied: number
+  backend_attempts: number
+  backend_delivered_at: string | null
+  backend_next_attempt_at: string | null
+  backend_last_error: string | null
+}
+
+async function eventRows(database: Database): Promise<EventRow[]> {
   const rows = await database.db.selectFrom('message_status_events').selectAll().orderBy('id').execute()
   return rows.map((row) => ({...row, id: Number(row.id), backend_attempts: Number(row.backend_attempts), applied: Number(row.applied)}))
 }
