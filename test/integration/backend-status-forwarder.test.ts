@@ -128,7 +128,7 @@ interface EventRow {
 
 async function eventRows(database: Database): Promise<EventRow[]> {
   const rows = await database.db.selectFrom('message_status_events').selectAll().orderBy('id').execute()
-  return rows.map((row) => ({...row, id: Number(row.id), backend_attempts: Number(row.backend_attempts), applied: Number(row.applied)}))
+  return rows.map((row) => ({...row, id: Number(row.id), backend_attempts: Number(row.backend_attempts), applied: Number(row.applied)}) as EventRow)
 }
 
 const FAST_BACKOFF = {baseMs: 20, maxMs: 100}
