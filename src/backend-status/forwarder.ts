@@ -1,5 +1,6 @@
 import type {Database} from '../db/database.js'
 import {parseWebhookSecret, signWebhook} from '../webhooks/standard-webhooks.js'
+import {onStatusApplied} from './status-applied.js'
 import {DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy} from './backoff.js'
 import {claimDueEvents, countUndelivered, markDelivered, markFailed, type ClaimedEvent} from './status-outbox.js'
 import {MESSAGE_STATUS_EVENT_TYPE, webhookIdForEvent, type MessageStatusPayload} from './status-payload.js'
@@ -142,7 +143,8 @@ export interface StatusForwarderLoop {
 
 /**
  * Runs {@link forwardStatusEvents} every `intervalMs` in a long-running
- * process (worker, serve), and at once when `kick()` is called. Runs never
+ * process (worker, serve), and at once when `kick()` is called or anything in
+ * the process calls `notifyStatusApplied()` (src/backend-status/status-applied.ts). Runs never
  * overlap; a kick during a run schedules one more run right after it. A run
  * that throws is logged through `onError` and retried at the next tick.
  */
@@ -187,10 +189,12 @@ export function startStatusForwarder(deps: ForwarderDeps & {intervalMs: number; 
     })
   }
   schedule(0)
+  const stopListening = onStatusApplied(run)
   return {
     kick: () => run(),
     async stop() {
       stopped = true
+      stopListening()
       clearTimeout(timer)
       await running
     },

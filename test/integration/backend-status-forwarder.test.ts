@@ -3,6 +3,7 @@ import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {forwardStatusEvents, startStatusForwarder} from '../../src/backend-status/forwarder.js'
+import {notifyStatusApplied} from '../../src/backend-status/status-applied.js'
 import type {MessageStatusPayload} from '../../src/backend-status/status-payload.js'
 import type {Database} from '../../src/db/database.js'
 import {generateWebhookSecret, verifyWebhook, WebhookVerifier} from '../../src/webhooks/standard-webhooks.js'
@@ -281,10 +282,16 @@ describe.each(DIALECTS)('backend status forwarder (%s)', (dialect) => {
       loop.kick()
       await waitUntil(() => receiver.accepted.length === 1)
       expect(receiver.accepted[0]?.data.eventId).toBe(eventId)
+
+      // The process-wide hook that status writers call works the same way.
+      const [second] = await seedMessage(database, fixture, 'msg-notify', ['delivered'])
+      notifyStatusApplied()
+      await waitUntil(() => receiver.accepted.length === 2)
+      expect(receiver.accepted[1]?.data.eventId).toBe(second)
     } finally {
       await loop.stop()
     }
-    expect(loop.stats()).toMatchObject({delivered: 1, failed: 0})
+    expect(loop.stats()).toMatchObject({delivered: 2, failed: 0})
   })
 })
 
