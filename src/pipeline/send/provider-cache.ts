@@ -4,7 +4,7 @@ import type {ChannelSettingsRow} from '../../channel-settings/settings-repositor
 import type {Keyring} from '../../crypto/encryption-key.js'
 import type {MessageProvider} from '../../providers/message-provider.js'
 import {providerFromSettings} from '../../providers/provider-factory.js'
-import {createTwilioClient} from '../../providers/twilio/twilio-client.js'
+import {createTwilioClient, preloadTwilio} from '../../providers/twilio/twilio-client.js'
 import {WHATSAPP_PREFIX, stripWhatsAppPrefix} from '../../validation/e164.js'
 import type {TwilioMessageLister} from './twilio-lookup.js'
 
@@ -54,6 +54,7 @@ export class ProviderCache {
   }
 
   private async build(row: ChannelSettingsRow): Promise<ChannelSender> {
+    if (row.provider === 'twilio') await preloadTwilio()
     const provider = await providerFromSettings(row, {keyring: this.options.keyring, get: this.options.get, logger: this.options.logger})
     if (row.provider !== 'twilio') return {provider}
     // providerFromSettings has just opened these credentials successfully.

@@ -28,6 +28,15 @@ function loadTwilio(): typeof TwilioSDK {
 }
 
 /**
+ * Loads the SDK through a literal import(), which a bundler follows: a Lambda
+ * bundle has no node_modules for the require above to find. Handlers call
+ * it once before building clients.
+ */
+export async function preloadTwilio(): Promise<void> {
+  sdk ??= ((await import('twilio')) as unknown as {default: typeof TwilioSDK}).default
+}
+
+/**
  * A real `twilio` SDK client for an account. With `baseUrl` (the
  * `TWILIO_API_BASE_URL` setting) every request goes to that sandbox through
  * the SDK's supported `httpClient` option; without it, to Twilio.
