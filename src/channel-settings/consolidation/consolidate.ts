@@ -6,6 +6,7 @@ import {CONVERT_BATCH_ROWS, chunk} from './batches.js'
 import {convertRow, type SettingsWrite} from './convert.js'
 import {assertDecryptable, decryptLegacyRows} from './decrypt-legacy.js'
 import {countLegacyRows, loadLegacyRows, loadSettingsPairs, loadTenantIds} from './load.js'
+import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {planConsolidation} from './select-live-rows.js'
 import {captureLegacyState, makeSequenceTransactional, readSequence, saveState, stateKeys} from './state.js'
@@ -30,6 +31,8 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
       suggestions: ['Check the database is an EngageNinja legacy database (engage migrate status).'],
     })
   }
+  // Before the first read: what is counted and loaded stays what there is until commit.
+  await lockConsolidationTables(db, dialect, UP_TABLES)
   const total = await countLegacyRows(db)
   // With no credentials to convert, no key is needed (a fresh database migrates without one).
   const key = total > 0 ? parseEncryptionKey(ctx.settings.get('ENCRYPTION_KEY')) : undefined
@@ -68,7 +71,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     problems.push(...(await verifyBatch(db, key!, batch)))
     logger.debug(`consolidation: verified ${done}/${total}`)
   }
-  await assertVerified(db, problems, total)
+  await assertVerified(db, problems, total, await countLegacyRows(db))
   await dropTable(db, TABLES.legacy)
   state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
   await saveState(db, state)

@@ -14,6 +14,7 @@ import {
   settingsCredentialsContext,
   settingsWebhookContext,
 } from './contexts.js'
+import {DOWN_TABLES, lockConsolidationTables} from './locks.js'
 import {dropTable, legacyCreateStatement} from './schema.js'
 import {loadState, makeSequenceTransactional, readSequence, sequenceAtLeast, stateKeys, writeSequence} from './state.js'
 import {LEGACY_COLUMNS, LEGACY_SETTINGS_COLUMNS, NEW_SETTINGS_COLUMNS, TABLES, type LegacyCredentialRow} from './types.js'
@@ -89,6 +90,7 @@ export async function reverseConsolidation(ctx: MigrationContext): Promise<Rever
       })
     }
   }
+  await lockConsolidationTables(db, dialect, DOWN_TABLES)
   const state = await loadState(db)
   const archive = (await db.selectFrom(TABLES.archive).selectAll().orderBy('id').execute()) as ArchiveRecord[]
   const settings = (await db

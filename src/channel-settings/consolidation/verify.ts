@@ -134,11 +134,19 @@ export async function verifyBatch(
   return problems
 }
 
-/** Throws the verification failure (naming the rows), or confirms the archive holds exactly `total` rows. */
-export async function assertVerified(db: Kysely<any>, problems: readonly VerifyProblem[], total: number): Promise<void> {
+/**
+ * Throws the verification failure (naming the rows), or confirms the archive
+ * holds exactly `total` rows and the legacy table still holds `total` rows
+ * (`legacyNow`, counted again just before it is dropped: a row that appeared
+ * since the load would otherwise be dropped unseen).
+ */
+export async function assertVerified(db: Kysely<any>, problems: readonly VerifyProblem[], total: number, legacyNow: number): Promise<void> {
   const {rows} = await sql<{n: number | string}>`SELECT COUNT(*) AS n FROM ${sql.table(TABLES.archive)}`.execute(db)
   const archived = Number(rows[0]?.n ?? 0)
-  const all = archived === total ? problems : [{id: 0, problem: `archive has ${archived} rows for ${total} legacy rows`}, ...problems]
+  const counts: VerifyProblem[] = []
+  if (legacyNow !== total) counts.push({id: 0, problem: `${TABLES.legacy} changed during the migration (${total} rows loaded, ${legacyNow} now)`})
+  if (archived !== total) counts.push({id: 0, problem: `archive has ${archived} rows for ${total} legacy rows`})
+  const all = [...counts, ...problems]
   if (all.length > 0) {
     const ids = [...new Set(all.map((entry) => entry.id))]
     throw new MigrationError(
