@@ -252,8 +252,8 @@ async function prepareTarget(
   await client.query('BEGIN')
   try {
     if (nonEmpty.length > 0) {
-      // Children first; one statement per table, one transaction for all of them and the new progress table.
-      for (const table of [...tables].reverse()) await client.query(`TRUNCATE TABLE ${quoteIdentifier(table)}`)
+      // One statement, children listed first: PostgreSQL truncates a referenced table only together with its referrers.
+      await client.query(`TRUNCATE TABLE ${[...tables].reverse().map(quoteIdentifier).join(', ')}`)
     }
     await dropProgress(client)
     await createProgress(client, tables, fingerprint)
