@@ -233,6 +233,60 @@ describe.each(DIALECTS)('SendCampaignMessage over %s', (dialect) => {
     expect(failedEvents.at(-1)).toMatchObject({status: 'failed', source: 'send'})
   })
 
+  it('fails a WhatsApp message Twilio refuses with 63016 and acknowledges it', async () => {
+    const [message] = await messagesFor('whatsapp', 1, 'Outside the window')
+    await sandbox.configure({rejectRecipients: {[message!.to_address]: 63016}})
+
+    const response = await processor()({Records: [await oneRecord(message!)]})
+
+    expect(response.batchItemFailures).toEqual([])
+    expect(attemptsTo(await sandbox.counters(), `whatsapp:${message!.to_address}`)).toMatchObject({attempts: 1, accepted: 0})
+    const row = (await rows([message!.id])).get(message!.id)!
+    expect(row).toMatchObject({status: 'failed', error_code: '63016'})
+    expect(String(row.status_reason)).toMatch(/^63016: /)
+  })
+
+  it('hands a message back to the queue, unsent and claimable, while its channel is disabled', async () => {
+    const [message] = await messagesFor('email', 1, 'Channel off', 'Off')
+    const record = await oneRecord(message!)
+    const logger = recordingLogger()
+    await database.db.updateTable('tenant_channel_settings').set({is_enabled: 0, updated_at: new Date().toISOString()}).where('tenant_id', '=', tenantId).where('channel', '=', 'email').execute()
+    let response
+    try {
+      response = await processor({logger})({Records: [record]})
+    } finally {
+      await database.db.updateTable('tenant_channel_settings').set({is_enabled: 1, updated_at: new Date().toISOString()}).where('tenant_id', '=', tenantId).where('channel', '=', 'email').execute()
+    }
+    const held = (await rows([message!.id])).get(message!.id)!
+    const retried = await processor()({Records: [record]})
+
+    expect(response.batchItemFailures).toEqual([{itemIdentifier: record.messageId}])
+    expect(logger.lines.join('\n')).toMatch(/channel settings are unusable: The \S+ email channel is disabled/)
+    expect(held).toMatchObject({send_claim_id: null, provider_message_id: null})
+    expect(retried.batchItemFailures).toEqual([])
+    expect((await rows([message!.id])).get(message!.id)).toMatchObject({status: 'sent'})
+  })
+
+  it('sends an email again after a crash that lost its outcome, since SES cannot be searched (at least once)', async () => {
+    const [message] = await messagesFor('email', 1, 'Lost outcome', 'Twice at most')
+    const record = await oneRecord(message!)
+    let clock = Date.now()
+    const now = () => new Date(clock)
+    const sinceSeconds = Math.floor(Date.now() / 1000) - 1
+
+    const crashed = await processor({now, afterProviderAccepted: () => Promise.reject(new Error('simulated crash'))})({Records: [record]})
+    clock += 61_000
+    const late = await processor({now, claimTimeoutMs: 60_000})({Records: [record]})
+
+    expect(crashed.batchItemFailures).toHaveLength(1)
+    expect(late.batchItemFailures).toEqual([])
+    const copies = (await ses.emails(sinceSeconds)).filter((mail) => mail.destination.to.includes(message!.to_address))
+    expect(copies).toHaveLength(2)
+    const row = (await rows([message!.id])).get(message!.id)!
+    expect(row).toMatchObject({status: 'sent', attempts: 2})
+    expect(copies.map((mail) => mail.messageId)).toContain(row.provider_message_id)
+  })
+
   it('reconciles with Twilio after a crash that followed the provider call, instead of sending again', async () => {
     const [message] = await messagesFor('whatsapp', 1, 'Crash after send')
     const record = await oneRecord(message!)
@@ -263,8 +317,14 @@ describe.each(DIALECTS)('SendCampaignMessage over %s', (dialect) => {
     const sent = attemptsTo(counters, `whatsapp:${message!.to_address}`)
     expect(sent).toMatchObject({attempts: 1, accepted: 1})
     const row = (await rows([message!.id])).get(message!.id)!
-    expect(row).toMatchObject({status: 'sent', provider_message_id: sent.sids[0], attempts: 1})
-    expect((await events(message!.id)).filter((event) => Number(event.applied) === 1).at(-1)).toMatchObject({status: 'sent', source: 'reconcile'})
+    expect(row).toMatchObject({provider_message_id: sent.sids[0], attempts: 1})
+    // The status is what Twilio reports by now (the sandbox's WhatsApp lifecycle may have reached read).
+    const twilioStatus = (await sandbox.messages()).find((entry) => entry.sid === sent.sids[0])!.status
+    const reconciled = (await events(message!.id)).find((event) => event.source === 'reconcile')
+    expect(reconciled).toMatchObject({applied: 1, provider_status: expect.stringMatching(/^(accepted|queued|sending|sent|delivered|read)$/)})
+    expect(['sent', 'delivered', 'read']).toContain(row.status)
+    expect(['sent', 'delivered', 'read']).toContain(reconciled!.status)
+    if (twilioStatus === 'read' && reconciled!.provider_status === 'read') expect(row.status).toBe('read')
     expect(logger.lines.join('\n')).toMatch(/already at Twilio/)
     expect(logger.lines.join('\n')).not.toContain(authToken)
   })

@@ -78,9 +78,9 @@ const DEFAULT_CONCURRENCY = 4
  * dead-letter queue hiding real failures.
  */
 export function createSendCampaignMessageProcessor(deps: SendCampaignMessageDeps): (event: SqsBatchEvent) => Promise<SqsBatchResponse> {
-  const process = createRecordProcessor(deps)
+  const processRecord = createRecordProcessor(deps)
   return async (event) => {
-    const outcomes = await mapWithLimit(event.Records ?? [], deps.concurrency ?? DEFAULT_CONCURRENCY, process)
+    const outcomes = await mapWithLimit(event.Records ?? [], deps.concurrency ?? DEFAULT_CONCURRENCY, processRecord)
     return {batchItemFailures: outcomes.filter((outcome) => outcome.action === 'retry').map((outcome) => ({itemIdentifier: outcome.record}))}
   }
 }
