@@ -2,6 +2,7 @@ import type {Kysely} from 'kysely'
 import {inWriteTransaction, type Database} from '../db/database.js'
 import {NotFoundError, UsageError} from '../errors/engage-error.js'
 import {unappliedCallbacks} from './pending-callbacks.js'
+import {lockProviderMessageId} from './sid-lock.js'
 import {applyStatus, isDatabase, type ApplyStatusResult} from './status-store.js'
 import {fromProviderStatus, isMessageStatus} from './status-order.js'
 
@@ -50,7 +51,8 @@ export interface StoreProviderMessageIdResult {
  * provider's acceptance status (Twilio `queued`/`accepted` → queued, SES
  * `accepted` → sent) and applies any callbacks kept for that id before it was
  * stored, oldest first, all through applyStatus and in one transaction (its
- * own when given a Database; the caller's when given a Kysely). The kept
+ * own when given a Database; the caller's write transaction when given a
+ * Kysely: pass a transaction, not the pool, so the per-SID lock holds). The kept
  * callbacks are marked applied. Storing the same id again is harmless; a
  * different id for a message that has one is refused.
  */
@@ -63,6 +65,7 @@ export async function storeProviderMessageId(
 ): Promise<StoreProviderMessageIdResult> {
   if (isDatabase(db)) return inWriteTransaction(db, (trx) => storeProviderMessageId(trx, messageId, providerMessageId, providerStatus, options))
   const at = options.at ?? new Date().toISOString()
+  await lockProviderMessageId(db, providerMessageId)
   const message = await db.selectFrom('messages').select(['id', 'tenant_id', 'provider', 'provider_message_id']).where('id', '=', messageId).executeTakeFirst()
   if (!message) {
     throw new NotFoundError(`No message with id ${messageId}; its provider message id cannot be stored.`, {code: 'MESSAGE_NOT_FOUND', details: {messageId}})
@@ -99,6 +102,8 @@ export async function storeProviderMessageId(
         status: pending.status,
         providerStatus: params.MessageStatus ?? params.SmsStatus ?? null,
         reason: twilioReason(params),
+        errorCode: params.ErrorCode || null,
+        errorMessage: params.ErrorMessage || null,
         source: 'twilio-webhook',
         payload: params,
         at: pending.received_at,

@@ -109,9 +109,10 @@ export function normaliseStatus(word: string): MessageStatus {
   })
 }
 
-/** "30007: Carrier violation" → ["30007", "Carrier violation"]; a reason without a code → [null, reason]. */
+/** "30007: Carrier violation" → ["30007", "Carrier violation"]; "30007" → ["30007", null]; a reason without a code → [null, reason]. */
 export function splitReason(reason: string | null): [string | null, string | null] {
   if (!reason) return [null, null]
+  if (/^\d+$/.test(reason.trim())) return [reason.trim(), null]
   const match = /^(\w+):\s*(.*)$/s.exec(reason)
   return match ? [match[1]!, match[2] || null] : [null, reason]
 }

@@ -4,7 +4,10 @@
  * backend writes them.
  */
 import {randomBytes} from 'node:crypto'
+import {sealCredentials} from '../../src/channel-settings/credentials.js'
+import {upsertChannelSettings, type ChannelSettingsRow} from '../../src/channel-settings/settings-repository.js'
 import {silentLogger} from '../../src/cli/logger.js'
+import {Keyring} from '../../src/crypto/encryption-key.js'
 import {Settings} from '../../src/config/env.js'
 import type {Database, Dialect} from '../../src/db/database.js'
 import {createMigrator} from '../../src/migrate/migrator.js'
@@ -95,4 +98,31 @@ export async function statusWriteCounts(database: Database) {
     pending: await count('pending_status_callbacks'),
     messages: JSON.stringify(await database.db.selectFrom('messages').select(['id', 'status', 'updated_at']).orderBy('id').execute()),
   }
+}
+
+/** Stores a tenant's Twilio channel settings (credentials sealed with the keyring), as `engage seed twilio` would. */
+export async function seedTwilioChannel(
+  database: Database,
+  keyring: Keyring,
+  options: {tenantId: string; channel: 'sms' | 'whatsapp'; accountSid: string; authToken: string; serviceSid: string; webhookUrl: string; providerConfig?: Record<string, unknown>},
+): Promise<ChannelSettingsRow> {
+  const {row} = await upsertChannelSettings(database.db, {
+    tenantId: options.tenantId,
+    channel: options.channel,
+    provider: 'twilio',
+    sender: options.channel === 'whatsapp' ? 'whatsapp:+15005550008' : '+15005550006',
+    providerConfig: {accountSid: options.accountSid, ...options.providerConfig},
+    credentialsEncrypted: sealCredentials(keyring, options.tenantId, options.channel, {accountSid: options.accountSid, authToken: options.authToken}),
+    messagingServiceSid: options.serviceSid,
+    webhookUrl: options.webhookUrl,
+    isEnabled: true,
+    isVerified: true,
+    verifiedAt: FIXTURE_TIME,
+    verificationError: null,
+  })
+  return row
+}
+
+export function keyringOf(encryptionKey: string): Keyring {
+  return Keyring.fromSettings((name) => (name === 'ENCRYPTION_KEY' ? encryptionKey : undefined))
 }

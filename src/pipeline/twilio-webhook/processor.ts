@@ -1,0 +1,115 @@
+import type {Logger} from '../../cli/logger.js'
+import type {Keyring} from '../../crypto/encryption-key.js'
+import {inWriteTransaction, type Database} from '../../db/database.js'
+import {applyStatus, findMessageByProviderId, fromProviderStatus, keepPendingCallback, lockProviderMessageId, twilioReason} from '../../messages/index.js'
+import {validateTwilioSignature} from '../../webhooks/twilio-signature.js'
+import type {ApiGatewayProxyEventV2, ApiGatewayProxyResultV2} from '../aws-events.js'
+import {TwilioAuthTokens, type TenantTwilioAccount} from './auth-tokens.js'
+import {parseCallbackEvent, signedUrl, type ReceivedCallback} from './parse-callback.js'
+
+export interface TwilioWebhookDeps {
+  database: Database
+  keyring: Keyring
+  /** WEBHOOK_BASE_URL: the public origin (and path prefix) Twilio calls; signatures are checked against it, never the Host header. */
+  publicBaseUrl: string
+  /** Called with the ids of the status events this callback applied (none for a duplicate, a backwards move or a kept callback). */
+  onApplied?: (eventIds: number[]) => void
+  logger?: Logger
+  now?: () => Date
+}
+
+export type TwilioWebhookProcessor = (event: ApiGatewayProxyEventV2) => Promise<ApiGatewayProxyResultV2>
+
+/** What Twilio gets back for a handled callback: an empty TwiML document. */
+const TWIML_OK: ApiGatewayProxyResultV2 = {statusCode: 200, headers: {'content-type': 'text/xml'}, body: '<?xml version="1.0" encoding="UTF-8"?><Response/>'}
+
+/**
+ * The Twilio status callback handler, shared by the Lambda
+ * (src/handlers/twilio-webhook.ts) and the local server: parse the form,
+ * find who the callback claims to be about, check `X-Twilio-Signature`
+ * against that tenant's auth token and the configured public URL, then
+ * record the status through applyStatus (forward only; duplicates and
+ * backwards moves are events with applied = 0). A callback for a SID no
+ * message holds yet is verified against the tenants of its AccountSid and
+ * kept in pending_status_callbacks until the sender stores the SID.
+ *
+ * Answers: 200 + empty TwiML when recorded or kept; 400 for a malformed body
+ * or a missing signature; 403 when the signature does not match or no tenant
+ * can vouch for the callback; 405, 413, 415 as named. Nothing is written
+ * unless the signature verified.
+ */
+export function createTwilioWebhookProcessor(deps: TwilioWebhookDeps): TwilioWebhookProcessor {
+  const tokens = new TwilioAuthTokens(deps.keyring)
+  const now = deps.now ?? (() => new Date())
+  const reply = (statusCode: number, error: string): ApiGatewayProxyResultV2 => ({
+    statusCode,
+    headers: {'content-type': 'application/json'},
+    body: JSON.stringify({error}),
+  })
+
+  return async (event) => {
+    if (event.requestContext.http.method.toUpperCase() !== 'POST') return {...reply(405, 'Twilio status callbacks are POSTs.'), headers: {'content-type': 'application/json', allow: 'POST'}}
+    const parsed = parseCallbackEvent(event)
+    if (!parsed.ok) return reply(parsed.statusCode, parsed.error)
+    const callback = parsed.callback
+    const url = signedUrl(deps.publicBaseUrl, event)
+    const verifies = (account: TenantTwilioAccount) => validateTwilioSignature(account.authToken, callback.signature, url, callback.params, callback.algorithm)
+
+    // Who may vouch for this callback: the tenant of the message holding the SID, or else the tenants of its account.
+    const db = deps.database.db
+    const message = await findMessageByProviderId(db, callback.messageSid)
+    const candidates = message
+      ? [await tokens.forTenantChannel(db, message.tenant_id, message.channel)].filter((account): account is TenantTwilioAccount => account !== undefined)
+      : await tokens.forAccount(db, callback.accountSid)
+    const vouching = candidates.filter(verifies)
+    if (vouching.length === 0) {
+      deps.logger?.warn(`Twilio callback for ${callback.messageSid} refused: ${candidates.length === 0 ? 'no tenant has credentials for it' : 'the signature does not match'}.`)
+      return reply(403, 'The X-Twilio-Signature does not match this callback.')
+    }
+    const status = fromProviderStatus('twilio', callback.providerStatus)
+    if (!status) return reply(400, `MessageStatus "${callback.providerStatus.slice(0, 32)}" is not a status of an outbound message.`)
+
+    const outcome = await record(deps.database, callback, status, vouching.map((account) => account.tenantId), now().toISOString())
+    if (outcome === 'refused') return reply(403, 'The X-Twilio-Signature does not match this callback.')
+    if (outcome.length > 0) deps.onApplied?.(outcome)
+    return TWIML_OK
+  }
+}
+
+/**
+ * Writes the verified callback in one write transaction, holding the SID's
+ * lock so a concurrent storeProviderMessageId either sees the kept row or
+ * has stored the SID before we look again. Returns the applied event ids, or
+ * 'refused' when the SID turned out to belong to a tenant that did not sign.
+ */
+async function record(
+  database: Database,
+  callback: ReceivedCallback,
+  status: string,
+  tenantIds: string[],
+  at: string,
+): Promise<number[] | 'refused'> {
+  return inWriteTransaction(database, async (trx) => {
+    await lockProviderMessageId(trx, callback.messageSid)
+    const message = await findMessageByProviderId(trx, callback.messageSid)
+    if (message) {
+      if (!tenantIds.includes(message.tenant_id)) return 'refused'
+      const result = await applyStatus(trx, {
+        messageId: message.id,
+        status,
+        providerStatus: callback.providerStatus,
+        reason: twilioReason(callback.params),
+        errorCode: callback.params.ErrorCode || null,
+        errorMessage: callback.params.ErrorMessage || null,
+        source: 'twilio-webhook',
+        payload: callback.params,
+        at,
+      })
+      return result.outcome === 'applied' ? [result.eventId] : []
+    }
+    for (const tenantId of tenantIds) {
+      await keepPendingCallback(trx, {providerMessageId: callback.messageSid, tenantId, status, params: callback.params, receivedAt: at})
+    }
+    return []
+  })
+}

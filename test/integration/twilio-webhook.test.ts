@@ -1,0 +1,218 @@
+import twilio from 'twilio'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import type {ChannelSettingsRow} from '../../src/channel-settings/settings-repository.js'
+import type {Keyring} from '../../src/crypto/encryption-key.js'
+import type {Database} from '../../src/db/database.js'
+import {storeProviderMessageId} from '../../src/messages/index.js'
+import {createTwilioWebhookProcessor} from '../../src/pipeline/twilio-webhook/index.js'
+import {providerFromSettings} from '../../src/providers/provider-factory.js'
+import {startTwilioSandbox, type TwilioSandbox} from '../../src/twilio-sandbox/index.js'
+import {newAuthToken, newSid} from '../../src/twilio-sandbox/ids.js'
+import {computeTwilioSignature} from '../../src/webhooks/twilio-signature.js'
+import {DIALECTS} from '../support/databases.js'
+import {twilioSeed} from '../support/seed-fixtures.js'
+import {startWebhookServer, type WebhookServer} from '../support/webhook-server.js'
+import {
+  eventsOf,
+  insertMessages,
+  insertTenant,
+  keyringOf,
+  messageRow,
+  migratedStore,
+  seedTwilioChannel,
+  statusWriteCounts,
+  type MigratedStore,
+} from '../support/webhook-messages.js'
+
+const PATH = '/webhooks/twilio'
+
+describe.each(DIALECTS)('Twilio status webhook over HTTP on %s', (dialect) => {
+  let store: MigratedStore
+  let database: Database
+  let keyring: Keyring
+  let sandbox: TwilioSandbox
+  let server: WebhookServer
+  let fixture: ReturnType<typeof twilioSeed>
+  let settings: Record<'sms' | 'whatsapp', ChannelSettingsRow>
+  let applied: number[]
+
+  beforeEach(async () => {
+    store = await migratedStore(dialect)
+    database = store.database
+    keyring = keyringOf(store.encryptionKey)
+    fixture = twilioSeed()
+    sandbox = await startTwilioSandbox({seed: fixture.seed})
+    applied = []
+    let publicBaseUrl = ''
+    server = await startWebhookServer((event) =>
+      createTwilioWebhookProcessor({database, keyring, publicBaseUrl, onApplied: (ids) => applied.push(...ids)})(event),
+    )
+    publicBaseUrl = server.url
+    await insertTenant(database, 'ten_a')
+    await insertTenant(database, 'ten_b')
+    const common = {tenantId: 'ten_a', accountSid: fixture.accountSid, authToken: fixture.authToken, serviceSid: fixture.serviceSid, webhookUrl: `${server.url}${PATH}`}
+    settings = {
+      sms: await seedTwilioChannel(database, keyring, {...common, channel: 'sms'}),
+      whatsapp: await seedTwilioChannel(database, keyring, {...common, channel: 'whatsapp'}),
+    }
+    // Another tenant on another account: its token must not vouch for ten_a's messages.
+    await seedTwilioChannel(database, keyring, {tenantId: 'ten_b', channel: 'sms', accountSid: fixture.suspendedSid, authToken: fixture.suspendedToken, serviceSid: fixture.suspendedServiceSid, webhookUrl: `${server.url}${PATH}`})
+  })
+  afterEach(async () => {
+    await sandbox.stop()
+    await server.close()
+    await store.dispose()
+  })
+
+  /** Sends message `id` through the provider factory to the sandbox; the SID is returned, not stored. */
+  const send = async (id: string, channel: 'sms' | 'whatsapp' = 'sms') => {
+    await insertMessages(database, [{id, tenantId: 'ten_a', channel, to: '+15551230001'}])
+    const provider = await providerFromSettings(settings[channel], {keyring, get: (name) => (name === 'TWILIO_API_BASE_URL' ? sandbox.url : undefined)})
+    return provider.send({to: '+15551230001', body: `hello ${id}`})
+  }
+
+  it('callbacks after the SID is stored move the message queued → sent → delivered, each applied once', async () => {
+    await sandbox.configure({callbacks: {lateByMs: 300}})
+    const sent = await send('m1')
+    await storeProviderMessageId(database, 'm1', sent.providerMessageId, sent.status)
+
+    expect(await sandbox.settled(20_000)).toBe(true)
+    const log = await sandbox.callbackLog()
+    const message = await messageRow(database, 'm1')
+    const events = await eventsOf(database, 'm1')
+
+    expect(log.map((entry) => [entry.status, entry.httpStatus])).toEqual([['queued', 200], ['sent', 200], ['delivered', 200]])
+    expect(message.status).toBe('delivered')
+    expect(events.filter((e) => e.source === 'twilio-webhook').map((e) => [e.status, e.applied])).toEqual([['queued', 0], ['sent', 1], ['delivered', 1]])
+    expect(applied).toEqual(events.filter((e) => e.source === 'twilio-webhook' && e.applied === 1).map((e) => e.id))
+  })
+
+  it('delivered, sent, queued in that order end delivered; the late ones are recorded, not applied', async () => {
+    await sandbox.configure({callbacks: {outOfOrder: true, lateByMs: 300}})
+    const sent = await send('m1')
+    await storeProviderMessageId(database, 'm1', sent.providerMessageId, sent.status)
+
+    expect(await sandbox.settled(20_000)).toBe(true)
+    const log = await sandbox.callbackLog()
+    const message = await messageRow(database, 'm1')
+    const events = await eventsOf(database, 'm1')
+
+    expect(log.map((entry) => [entry.status, entry.httpStatus])).toEqual([['delivered', 200], ['sent', 200], ['queued', 200]])
+    expect(message.status).toBe('delivered')
+    expect(events.filter((e) => e.source === 'twilio-webhook').map((e) => [e.status, e.applied])).toEqual([['delivered', 1], ['sent', 0], ['queued', 0]])
+  })
+
+  it('callbacks that arrive before the SID is stored are kept and applied when it is stored', async () => {
+    const sent = await send('m1', 'whatsapp')
+    expect(await sandbox.settled(20_000)).toBe(true)
+    const beforeStore = await messageRow(database, 'm1')
+    const kept = await database.db.selectFrom('pending_status_callbacks').select(['status', 'tenant_id', 'applied_at']).orderBy('id').execute()
+
+    const stored = await storeProviderMessageId(database, 'm1', sent.providerMessageId, sent.status)
+    const message = await messageRow(database, 'm1')
+    const pendingLeft = await database.db.selectFrom('pending_status_callbacks').select('id').where('applied_at', 'is', null).execute()
+
+    expect((await sandbox.callbackLog()).every((entry) => entry.httpStatus === 200)).toBe(true)
+    expect(beforeStore.status).toBe('queued')
+    expect(kept.map((row) => [row.status, row.tenant_id, row.applied_at])).toEqual([
+      ['queued', 'ten_a', null],
+      ['sent', 'ten_a', null],
+      ['delivered', 'ten_a', null],
+      ['read', 'ten_a', null],
+    ])
+    expect(stored.pendingApplied.map((r) => r.outcome)).toEqual(['duplicate', 'applied', 'applied', 'applied'])
+    expect(message.status).toBe('read')
+    expect(pendingLeft).toEqual([])
+  })
+
+  it('an undelivered callback stores Twilio\'s error code as the reason', async () => {
+    await sandbox.configure({failDelivery: {'+15551230001': 30007}, callbacks: {lateByMs: 300}})
+    const sent = await send('m1')
+    await storeProviderMessageId(database, 'm1', sent.providerMessageId, sent.status)
+
+    expect(await sandbox.settled(20_000)).toBe(true)
+    const message = await messageRow(database, 'm1')
+
+    expect(message).toMatchObject({status: 'undelivered', error_code: '30007'})
+    expect(message.status_reason).toMatch(/^30007/)
+  })
+
+  describe('forged and malformed callbacks', () => {
+    let sid: string
+    let genuine: Record<string, string>
+    const post = (body: string, headers: Record<string, string>, path = PATH) =>
+      fetch(`${server.url}${path}`, {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded', ...headers}, body})
+    const form = (params: Record<string, string>) => new URLSearchParams(params).toString()
+    const signed = (params: Record<string, string>, token = fixture.authToken, url = `${server.url}${PATH}`) => ({
+      'x-twilio-signature': computeTwilioSignature(token, url, params),
+    })
+
+    beforeEach(async () => {
+      await sandbox.configure({callbacks: {lateByMs: 60_000}})
+      const sent = await send('m1')
+      sid = sent.providerMessageId
+      await storeProviderMessageId(database, 'm1', sid, sent.status)
+      genuine = {AccountSid: fixture.accountSid, ApiVersion: '2010-04-01', MessageSid: sid, MessageStatus: 'delivered', SmsSid: sid, SmsStatus: 'delivered', To: '+15551230001'}
+    })
+
+    it('every forgery is refused with 403/400 and nothing is written; the server keeps serving', async () => {
+      const before = await statusWriteCounts(database)
+      const unknownSid = newSid('SM')
+      const forgeries: Array<[string, () => Promise<Response>, number]> = [
+        ['wrong token', () => post(form(genuine), signed(genuine, newAuthToken())), 403],
+        ['the other tenant\'s token', () => post(form(genuine), signed(genuine, fixture.suspendedToken)), 403],
+        ['tampered parameter', () => post(form({...genuine, MessageStatus: 'read', SmsStatus: 'read'}), signed(genuine)), 403],
+        ['extra parameter', () => post(form({...genuine, ErrorCode: '30007'}), signed(genuine)), 403],
+        ['removed parameter', () => post(form({...genuine, To: undefined} as unknown as Record<string, string>).replace(/&To=undefined/, ''), signed(genuine)), 403],
+        ['https instead of http', () => post(form(genuine), signed(genuine, fixture.authToken, `${server.url.replace('http:', 'https:')}${PATH}`)), 403],
+        ['replayed to another URL', () => post(form(genuine), signed(genuine, fixture.authToken, `${server.url}/webhooks/other`)), 403],
+        ['signed for a query string it was not posted with', () => post(form(genuine), signed(genuine, fixture.authToken, `${server.url}${PATH}?tenant=ten_a`)), 403],
+        ['signed for the Host header it sent', () => post(form(genuine), {...signed(genuine, fixture.authToken, `http://evil.example${PATH}`), host: 'evil.example'}), 403],
+        ['unknown SID, wrong token', () => post(form({...genuine, MessageSid: unknownSid, SmsSid: unknownSid}), signed({...genuine, MessageSid: unknownSid, SmsSid: unknownSid}, newAuthToken())), 403],
+        ['unknown account', () => {
+          const params = {...genuine, AccountSid: newSid('AC'), MessageSid: unknownSid, SmsSid: unknownSid}
+          return post(form(params), signed(params))
+        }, 403],
+        ['no signature', () => post(form(genuine), {}), 400],
+        ['duplicate keys', () => post(`${form(genuine)}&MessageStatus=read`, signed(genuine)), 400],
+        ['malformed body', () => post('MessageSid=%zz&&=x', signed(genuine)), 400],
+        ['not UTF-8', () => fetch(`${server.url}${PATH}`, {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded', ...signed(genuine)}, body: Buffer.from([0x41, 0x3d, 0xff, 0xfe])}), 400],
+        ['no MessageSid', () => post(form({AccountSid: fixture.accountSid, MessageStatus: 'delivered'}), signed({AccountSid: fixture.accountSid, MessageStatus: 'delivered'})), 400],
+        ['a JSON body', () => fetch(`${server.url}${PATH}`, {method: 'POST', headers: {'content-type': 'application/json', ...signed(genuine)}, body: JSON.stringify(genuine)}), 415],
+        ['1 MB body', () => post(`${form(genuine)}&Body=${'a'.repeat(1024 * 1024)}`, signed(genuine)), 413],
+        ['GET', () => fetch(`${server.url}${PATH}`, {headers: signed(genuine)}), 405],
+      ]
+
+      const answers: Array<[string, number]> = []
+      for (const [name, attempt] of forgeries) answers.push([name, (await attempt()).status])
+      const after = await statusWriteCounts(database)
+      const genuineAnswer = await post(form(genuine), signed(genuine))
+
+      expect(answers).toEqual(forgeries.map(([name, , status]) => [name, status]))
+      expect(after).toEqual(before)
+      expect(genuineAnswer.status).toBe(200)
+      expect(await genuineAnswer.text()).toContain('<Response/>')
+      expect((await messageRow(database, 'm1')).status).toBe('delivered')
+    })
+
+    it('a signature made by the twilio SDK verifies, and the SDK accepts what the sandbox signs', async () => {
+      const url = `${server.url}${PATH}`
+      const sdkSignature = twilio.getExpectedTwilioSignature(fixture.authToken, url, genuine)
+
+      const answer = await post(form(genuine), {'x-twilio-signature': sdkSignature})
+
+      expect(answer.status).toBe(200)
+      expect(twilio.validateRequest(fixture.authToken, computeTwilioSignature(fixture.authToken, url, genuine), url, genuine)).toBe(true)
+      expect((await messageRow(database, 'm1')).status).toBe('delivered')
+    })
+
+    it('the same genuine callback twice is applied once', async () => {
+      const first = await post(form(genuine), signed(genuine))
+      const second = await post(form(genuine), signed(genuine))
+      const events = await eventsOf(database, 'm1')
+
+      expect([first.status, second.status]).toEqual([200, 200])
+      expect(events.filter((e) => e.status === 'delivered').map((e) => e.applied)).toEqual([1, 0])
+    })
+  })
+})
