@@ -70,11 +70,11 @@ export async function forwardStatusEvents(deps: ForwarderDeps): Promise<ForwardR
     })
     if (claimed.length === 0) break
     let roundFailures = 0
+    const delivered: number[] = []
     await eachLimited(claimed, concurrency, async (event) => {
       const outcome = await deliver(event, {key, url: deps.url, post, timeoutMs, now})
       if (outcome.ok) {
-        await markDelivered(deps.database, event.data.eventId, now().toISOString())
-        totals.delivered++
+        delivered.push(event.data.eventId)
         return
       }
       const attempts = event.attempts + 1
@@ -83,6 +83,9 @@ export async function forwardStatusEvents(deps: ForwarderDeps): Promise<ForwardR
       totals.failed++
       roundFailures++
     })
+    // One write per round: a crash before it only means these are posted again under the same ids, which receivers drop.
+    await markDelivered(deps.database, delivered, now().toISOString())
+    totals.delivered += delivered.length
     if (roundFailures === claimed.length) break
   }
   return {...totals, pending: await countUndelivered(deps.database)}

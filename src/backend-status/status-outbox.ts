@@ -107,12 +107,13 @@ async function loadClaimed(db: Kysely<any>, ids: number[], leaseUntil: string): 
     }))
 }
 
-/** Records a 2xx from the backend. Idempotent: an event delivered twice keeps its first time. */
-export async function markDelivered(database: Database, eventId: number, at: string): Promise<void> {
+/** Records 2xx answers from the backend, in one statement. Idempotent: an event delivered twice keeps its first time. */
+export async function markDelivered(database: Database, eventIds: number[], at: string): Promise<void> {
+  if (eventIds.length === 0) return
   await database.db
     .updateTable('message_status_events')
     .set({backend_delivered_at: at, backend_next_attempt_at: null})
-    .where('id', '=', eventId)
+    .where('id', 'in', eventIds)
     .where('backend_delivered_at', 'is', null)
     .execute()
 }
