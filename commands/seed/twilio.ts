@@ -16,7 +16,8 @@ export default class SeedTwilio extends BaseCommand<typeof SeedTwilio> {
 In a terminal, missing values are asked; without one, the command fails naming the flags to pass.
 Re-running updates the same rows (one per tenant and channel), keeping their enabled flag and any webhook secret.
 Verification (on by default) checks the account is active, the messaging service is in it and the senders are in the
-service. If it fails, or Twilio is unreachable, nothing is written: an existing row keeps its previous values.
+service. If it fails, or Twilio is unreachable, the command exits 6 and the values given are not stored. Rows that
+already store exactly those values get the failure recorded (is_verified 0, verification_error "20003: Authenticate").
 No webhook secret is generated: Twilio signs callbacks with the auth token (X-Twilio-Signature).`
 
   static override examples = [

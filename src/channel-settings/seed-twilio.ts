@@ -7,6 +7,7 @@ import {createTenant, findTenant, requireTenant, assertTenantSlug, type Tenant} 
 import {assertE164} from '../validation/e164.js'
 import {assertTwilioSid} from '../validation/twilio-sids.js'
 import {sealCredentials} from './credentials.js'
+import {recordFailedVerification} from './record-verification.js'
 import {redact} from './redact.js'
 import {assertUnifiedSchema, upsertChannelSettings} from './settings-repository.js'
 import {assertWebhookUrl} from './webhook-url.js'
@@ -132,8 +133,11 @@ export async function checkSeedTarget(
  * Stores Twilio settings for a tenant's sms and/or whatsapp channel: verifies
  * them with Twilio first (unless `verify` is false), then, in one write
  * transaction, creates the tenant if asked and inserts or updates one row per
- * channel. Any failure, verification included, writes nothing: an existing
- * row keeps its previous values. Re-running with the same input updates the
+ * channel. Any failure, verification included, stores nothing of the input:
+ * an existing row keeps its values. A failed verification of exactly what a
+ * row already stores is recorded on that row (is_verified 0,
+ * verification_error), since it is the truth about it; the error is thrown
+ * all the same. Re-running with the same input updates the
  * same rows. An existing webhook secret and the enabled flag are kept.
  */
 export async function seedTwilio(
@@ -159,10 +163,24 @@ export async function seedTwilio(
       })
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error
-      throw new ProviderError(`Twilio verification failed: ${error.message} Nothing was written.`, {
+      const verificationError = typeof error.details?.verificationError === 'string' ? error.details.verificationError : `${error.code}: ${error.message}`
+      // The input is never stored; rows that already hold exactly it get the failure recorded.
+      const marked = await recordFailedVerification(database, keyring, {
+        tenant: input.tenant,
+        accountSid: input.accountSid,
+        authToken: input.authToken,
+        messagingServiceSid: input.messagingServiceSid,
+        channels: input.channels.map((channel) => ({channel, sender: channel === 'sms' ? input.smsFrom! : input.whatsappFrom!})),
+        verificationError,
+      })
+      const outcome =
+        marked.length === 0
+          ? 'Nothing was written.'
+          : `Nothing new was stored; the stored ${marked.join(' and ')} settings, which are exactly these, are now marked unverified with "${verificationError}".`
+      throw new ProviderError(`Twilio verification failed: ${error.message} ${outcome}`, {
         code: error.code,
         suggestions: error.suggestions,
-        details: error.details,
+        details: {...error.details, verificationError, recordedOn: marked},
       })
     }
   } else {

@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/database.js'
 import {startTwilioSandbox, type TwilioSandbox} from '../../src/twilio-sandbox/server.js'
-import type {TestDatabase} from '../support/databases.js'
+import {DIALECTS, type TestDatabase} from '../support/databases.js'
 import {BIN, PROJECT_ROOT} from '../support/run-cli.js'
 import {migratedDatabase, newKey, snapshotSettings, twilioSeed} from '../support/seed-fixtures.js'
 
@@ -56,7 +56,7 @@ function runInTerminal(
   })
 }
 
-describe('engage seed twilio in a terminal (sqlite)', () => {
+describe.each(DIALECTS)('engage seed twilio in a terminal (%s)', (dialect) => {
   const fixture = twilioSeed()
   const key = newKey()
   let sandbox: TwilioSandbox
@@ -70,7 +70,7 @@ describe('engage seed twilio in a terminal (sqlite)', () => {
     await sandbox.stop()
   })
   beforeEach(async () => {
-    testDb = await migratedDatabase('sqlite')
+    testDb = await migratedDatabase(dialect)
     database = await testDb.open()
   })
   afterEach(async () => {
