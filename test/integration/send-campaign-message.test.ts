@@ -1,3 +1,8 @@
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import type {Logger} from '../../src/cli/logger.js'
 import type {Keyring} from '../../src/crypto/encryption-key.js'
@@ -22,6 +27,7 @@ import {
   type CallbackSink,
   type MessageRow,
 } from '../support/pipeline-fixtures.js'
+import {PROJECT_ROOT} from '../support/run-cli.js'
 import {migratedDatabase, twilioSeed} from '../support/seed-fixtures.js'
 import {startSesLocal, type SesLocalServer} from '../support/ses-local.js'
 
@@ -30,6 +36,14 @@ function recordingLogger(): Logger & {lines: string[]} {
   const lines: string[] = []
   const at = (level: string) => (message: string) => void lines.push(`${level}: ${message}`)
   return {lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug')}
+}
+
+/** Runs a node process to its end without blocking this one (the sandbox it talks to lives here). */
+function runToEnd(args: string[]): Promise<{signal: NodeJS.Signals | null; stderr: string}> {
+  const child = spawn(process.execPath, args, {cwd: PROJECT_ROOT, timeout: 60_000, stdio: ['ignore', 'ignore', 'pipe']})
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  return new Promise<{signal: NodeJS.Signals | null; stderr: string}>((resolve) => child.once('close', (_code, signal) => resolve({signal, stderr})))
 }
 
 /** Provider create attempts per recipient, from the sandbox's own counters. */
@@ -46,6 +60,7 @@ describe.each(DIALECTS)('SendCampaignMessage over %s', (dialect) => {
   let testDatabase: TestDatabase
   let database: Database
   let keyring: Keyring
+  let keyHex: string
   let sandbox: TwilioSandbox
   let ses: SesLocalServer
   let sink: CallbackSink
@@ -62,7 +77,7 @@ describe.each(DIALECTS)('SendCampaignMessage over %s', (dialect) => {
     serviceSid = twilio.serviceSid
     ;[testDatabase, sandbox, ses, sink] = await Promise.all([migratedDatabase(dialect), startTwilioSandbox({seed: twilio.seed}), startSesLocal(), startCallbackSink()])
     database = await testDatabase.open()
-    keyring = testKeyring().keyring
+    ;({keyring, hex: keyHex} = testKeyring())
     tenantId = await seedTwilioTenant(database, keyring, {
       slug: 'acme',
       accountSid: twilio.accountSid,
@@ -327,6 +342,41 @@ describe.each(DIALECTS)('SendCampaignMessage over %s', (dialect) => {
     if (twilioStatus === 'read' && reconciled!.provider_status === 'read') expect(row.status).toBe('read')
     expect(logger.lines.join('\n')).toMatch(/already at Twilio/)
     expect(logger.lines.join('\n')).not.toContain(authToken)
+  })
+
+  it('reconciles after the sending process was killed with SIGKILL right after Twilio accepted the message', async () => {
+    const [message] = await messagesFor('sms', 1, 'Killed mid-send')
+    const record = await oneRecord(message!)
+    const dir = mkdtempSync(join(tmpdir(), 'engage-send-kill-'))
+    const script = join(dir, 'send-and-die.mts')
+    // A sender in its own process that dies, without running any handler, the moment the provider has the message.
+    writeFileSync(
+      script,
+      [
+        `import {openDatabase} from ${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, 'src/db/database.ts')).href)}`,
+        `import {Keyring, parseEncryptionKey} from ${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, 'src/crypto/encryption-key.ts')).href)}`,
+        `import {createSendCampaignMessageProcessor} from ${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, 'src/pipeline/send/index.ts')).href)}`,
+        'const [url, key, sandboxUrl, recordJson] = process.argv.slice(2)',
+        'const database = await openDatabase(url)',
+        'const send = createSendCampaignMessageProcessor({database, keyring: new Keyring(parseEncryptionKey(key)), get: (name) => (name === "TWILIO_API_BASE_URL" ? sandboxUrl : undefined),',
+        '  afterProviderAccepted: () => process.kill(process.pid, "SIGKILL")})',
+        'await send({Records: [JSON.parse(recordJson)]})',
+      ].join('\n'),
+    )
+    try {
+      const killed = await runToEnd(['--import', 'tsx', script, testDatabase.url, keyHex, sandbox.url, JSON.stringify(record)])
+      const stuck = (await rows([message!.id])).get(message!.id)!
+      const late = await processor({now: () => new Date(Date.now() + 61_000), claimTimeoutMs: 60_000})({Records: [record]})
+
+      expect(killed.signal, killed.stderr).toBe('SIGKILL')
+      expect(stuck).toMatchObject({status: 'sending', provider_message_id: null, attempts: 1})
+      expect(late.batchItemFailures).toEqual([])
+      const sent = attemptsTo(await sandbox.counters(), message!.to_address)
+      expect(sent).toMatchObject({attempts: 1, accepted: 1})
+      expect((await rows([message!.id])).get(message!.id)).toMatchObject({provider_message_id: sent.sids[0], attempts: 1})
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('after a 500 whose outcome is unknown, looks at Twilio first and sends only because Twilio does not have it', async () => {
