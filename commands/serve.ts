@@ -6,7 +6,7 @@ import {mountTwilioWebhook} from '../src/serve/twilio-mount.js'
 export default class Serve extends BaseCommand<typeof Serve> {
   static override summary = 'Run the local backend side: Twilio webhook, signed status intake, and status events over SSE.'
   static override description = `Serves, until Ctrl-C:
-  POST /webhooks/twilio          Twilio status callbacks (the local flow)
+  POST /webhooks/twilio          Twilio status callbacks (the local flow; needs ENCRYPTION_KEY, checks signatures against WEBHOOK_BASE_URL or this server's URL)
   POST /internal/message-status  statuses from the forwarder, verified with BACKEND_STATUS_WEBHOOK_SECRET (Standard Webhooks)
   GET  /events                   Server-Sent Events; ?tenant= and ?campaign= filter; Last-Event-ID resumes (last 1000 events kept)
   GET  /healthz                  counters
@@ -32,7 +32,7 @@ When BACKEND_STATUS_WEBHOOK_URL is set, it also forwards applied statuses from t
       statusWebhookUrl: this.settings.get('BACKEND_STATUS_WEBHOOK_URL'),
       statusWebhookSecret: this.settings.get('BACKEND_STATUS_WEBHOOK_SECRET'),
       forwardIntervalMs: this.flags['forward-interval'],
-      twilioWebhook: await mountTwilioWebhook({database, settings: this.settings}),
+      twilioWebhook: (serverUrl) => mountTwilioWebhook({database, settings: this.settings, logger: this.logger, serverUrl}),
       logger: this.logger,
     })
     // Listen before announcing: whoever reads the URL may signal at once.

@@ -18,7 +18,8 @@ export interface ServeAppOptions {
   /** How often the forwarder looks for due statuses besides being kicked (default 1 s). */
   forwardIntervalMs?: number
   forwardBackoff?: Partial<BackoffPolicy>
-  twilioWebhook?: TwilioWebhookHandler
+  /** Built once the server's URL is known (the Twilio route may verify signatures against it). */
+  twilioWebhook?: (serverUrl: () => string) => TwilioWebhookHandler | undefined
   logger: Logger
 }
 
@@ -32,8 +33,8 @@ export interface ServeApp {
 
 /**
  * `engage serve` without the CLI: the HTTP server plus, when a backend URL is
- * configured, the status forwarder loop, kicked whenever the Twilio webhook
- * accepts a callback. Configuration mistakes throw UsageErrors that name the
+ * configured, the status forwarder loop, kicked (through notifyStatusApplied)
+ * whenever the Twilio webhook applies a status. Configuration mistakes throw UsageErrors that name the
  * variable, never its value.
  */
 export async function startServeApp(options: ServeAppOptions): Promise<ServeApp> {
@@ -58,14 +59,16 @@ export async function startServeApp(options: ServeAppOptions): Promise<ServeApp>
   await assertStatusSchema(options.database)
 
   let forwarder: StatusForwarderLoop | undefined
+  let serverUrl = ''
+  const twilioWebhook = options.twilioWebhook?.(() => serverUrl)
   const server = await startServeServer({
     host: options.host,
     port: options.port,
     statusWebhookSecrets: secret === undefined ? [] : [secret],
-    twilioWebhook: options.twilioWebhook,
-    onTwilioWebhookAccepted: () => forwarder?.kick(),
-    health: () => ({forwarder: forwarder ? forwarder.stats() : null, twilioWebhook: options.twilioWebhook !== undefined}),
+    twilioWebhook,
+    health: () => ({forwarder: forwarder ? forwarder.stats() : null, twilioWebhook: twilioWebhook !== undefined}),
   })
+  serverUrl = server.url
   if (forwardUrl !== undefined && secret !== undefined) {
     forwarder = startStatusForwarder({
       database: options.database,

@@ -1,12 +1,44 @@
+import {notifyStatusApplied} from '../backend-status/status-applied.js'
+import type {Logger} from '../cli/logger.js'
 import type {Settings} from '../config/env.js'
+import {Keyring} from '../crypto/encryption-key.js'
 import type {Database} from '../db/database.js'
+import {toApiGatewayEvent} from '../pipeline/http-adapter.js'
+import {createTwilioWebhookProcessor} from '../pipeline/twilio-webhook/index.js'
 import type {TwilioWebhookHandler} from './routes/twilio-webhook.js'
 
 /**
- * The Twilio status-callback processor mounted on POST /webhooks/twilio.
- * Undefined while the processor (src/pipeline/twilio-webhook/) is not part of
- * this build: the route then answers 503 and the rest of serve works.
+ * The Twilio status-callback processor (src/pipeline/twilio-webhook/, the
+ * Lambda's code) mounted on POST /webhooks/twilio through the API Gateway
+ * adapter. Signatures are checked against WEBHOOK_BASE_URL, or this server's
+ * own URL when that is unset (the local flow, where the sandbox calls us
+ * directly). Each applied status kicks the forwarder loops of this process.
+ * Without ENCRYPTION_KEY, tenants' auth tokens cannot be opened: the route
+ * stays off (503) and the rest of serve works.
  */
-export async function mountTwilioWebhook(_deps: {database: Database; settings: Settings}): Promise<TwilioWebhookHandler | undefined> {
-  return undefined
+export function mountTwilioWebhook(deps: {
+  database: Database
+  settings: Settings
+  logger: Logger
+  /** This server's base URL, known once it listens. */
+  serverUrl: () => string
+}): TwilioWebhookHandler | undefined {
+  const get = (name: string) => deps.settings.get(name)
+  if (!get('ENCRYPTION_KEY')) {
+    deps.logger.warn('ENCRYPTION_KEY is not set: POST /webhooks/twilio answers 503 (tenant auth tokens cannot be opened).')
+    return undefined
+  }
+  const keyring = Keyring.fromSettings(get)
+  const configuredBase = get('WEBHOOK_BASE_URL')?.trim() || undefined
+  let processor: ReturnType<typeof createTwilioWebhookProcessor> | undefined
+  return (request, body) => {
+    processor ??= createTwilioWebhookProcessor({
+      database: deps.database,
+      keyring,
+      publicBaseUrl: configuredBase ?? deps.serverUrl(),
+      logger: deps.logger,
+      onApplied: () => notifyStatusApplied(),
+    })
+    return processor(toApiGatewayEvent(request, body))
+  }
 }

@@ -7,7 +7,12 @@ import type {Database} from '../../src/db/database.js'
 import {generateWebhookSecret, signWebhook} from '../../src/webhooks/standard-webhooks.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
 import {BIN, PROJECT_ROOT} from '../support/run-cli.js'
-import {closedPort, migratedDatabase} from '../support/seed-fixtures.js'
+import {closedPort, migratedDatabase, newKey, twilioSeed} from '../support/seed-fixtures.js'
+import {eventsOf, insertMessages, insertTenant, keyringOf, seedTwilioChannel} from '../support/webhook-messages.js'
+import {storeProviderMessageId} from '../../src/messages/index.js'
+import {providerFromSettings} from '../../src/providers/provider-factory.js'
+import {startTwilioSandbox} from '../../src/twilio-sandbox/index.js'
+import {computeTwilioSignature} from '../../src/webhooks/twilio-signature.js'
 
 const DEV = process.env.ENGAGE_TEST_BIN === 'dev'
 /**
@@ -336,6 +341,81 @@ describe.each(DIALECTS)('engage serve (%s)', (dialect) => {
       expect(result.stdout + result.stderr).not.toContain(loopSecret)
     } finally {
       if (local.child.exitCode === null) local.child.kill('SIGKILL')
+    }
+  })
+
+  it('carries Twilio callbacks from the sandbox through the database and the forwarder to SSE; forged ones reach nothing', async () => {
+    const database = await testDatabase.open()
+    const port = await closedPort()
+    const serveUrl = `http://127.0.0.1:${port}`
+    const encryptionKey = newKey().hex
+    const keyring = keyringOf(encryptionKey)
+    const fixture = twilioSeed()
+    const sandbox = await startTwilioSandbox({seed: fixture.seed})
+    const flowSecret = generateWebhookSecret()
+    const local = startServe(['--port', String(port), '--json', '--database-url', testDatabase.url, '--forward-interval', '200'], {
+      ENCRYPTION_KEY: encryptionKey,
+      BACKEND_STATUS_WEBHOOK_SECRET: flowSecret,
+      BACKEND_STATUS_WEBHOOK_URL: `${serveUrl}/internal/message-status`,
+    })
+    try {
+      const info = await local.info
+      expect((await health(info.health)).twilioWebhook).toBe(true)
+      await insertTenant(database, 'ten_flow')
+      const settings = await seedTwilioChannel(database, keyring, {
+        tenantId: 'ten_flow',
+        channel: 'sms',
+        accountSid: fixture.accountSid,
+        authToken: fixture.authToken,
+        serviceSid: fixture.serviceSid,
+        webhookUrl: `${serveUrl}/webhooks/twilio`,
+      })
+      const sse = await openSse(`${info.events}?tenant=ten_flow`)
+      const provider = await providerFromSettings(settings, {keyring, get: (name) => (name === 'TWILIO_API_BASE_URL' ? sandbox.url : undefined)})
+      const messageIds = ['flow-1', 'flow-2', 'flow-3']
+      await insertMessages(database, messageIds.map((id) => ({id, tenantId: 'ten_flow'})))
+      for (const id of messageIds) {
+        const sent = await provider.send({to: '+15551230001', body: `hello ${id}`})
+        await storeProviderMessageId(database, id, sent.providerMessageId, sent.status)
+      }
+
+      expect(await sandbox.settled(30_000)).toBe(true)
+      expect((await sandbox.callbackLog()).map((entry) => entry.httpStatus).every((status) => status === 200)).toBe(true)
+      const applied = (await Promise.all(messageIds.map((id) => eventsOf(database, id)))).flat().filter((event) => event.applied === 1)
+      expect(applied.filter((event) => event.status === 'delivered')).toHaveLength(messageIds.length)
+      await sse.waitFor(applied.length)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(sse.frames.map((frame) => frame.data.eventId).sort((a, b) => a - b)).toEqual(applied.map((event) => event.id).sort((a, b) => a - b))
+      for (const id of messageIds) {
+        const statuses = sse.frames.filter((frame) => frame.data.messageId === id).map((frame) => frame.data.status)
+        expect(statuses.at(-1)).toBe('delivered')
+      }
+
+      // A callback signed with the wrong token: refused, nothing written, nothing streamed.
+      const params = {MessageSid: (await database.db.selectFrom('messages').select('provider_message_id').where('id', '=', 'flow-1').executeTakeFirstOrThrow()).provider_message_id as string, MessageStatus: 'failed', AccountSid: fixture.accountSid}
+      const forgedSignature = computeTwilioSignature('0'.repeat(32), `${serveUrl}/webhooks/twilio`, params)
+      const eventsBefore = (await eventsOf(database, 'flow-1')).length
+      const forged = await fetch(info.twilioWebhook, {
+        method: 'POST',
+        headers: {'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': forgedSignature},
+        body: new URLSearchParams(params).toString(),
+      })
+      const unsigned = await fetch(info.twilioWebhook, {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded'}, body: new URLSearchParams(params).toString()})
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      expect(forged.status).toBe(403)
+      expect(unsigned.status).toBe(400)
+      expect((await eventsOf(database, 'flow-1')).length).toBe(eventsBefore)
+      expect(sse.frames).toHaveLength(applied.length)
+      sse.close()
+
+      local.child.kill('SIGTERM')
+      const result = await local.exit
+      expect(result.code).toBe(0)
+      expect(result.stdout + result.stderr).not.toContain(fixture.authToken)
+      expect(result.stdout + result.stderr).not.toContain(encryptionKey)
+    } finally {
+      if (local.child.exitCode === null) local.child.kill('SIGKILL')
+      await sandbox.stop()
     }
   })
 
