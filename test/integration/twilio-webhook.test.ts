@@ -1,15 +1,24 @@
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 import twilio from 'twilio'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {ChannelSettingsRow} from '../../src/channel-settings/settings-repository.js'
 import type {Keyring} from '../../src/crypto/encryption-key.js'
 import type {Database} from '../../src/db/database.js'
+import {buildLambdaBundles} from '../../src/lambda/bundle.js'
+import {TWILIO_WEBHOOK} from '../../src/lambda/functions.js'
 import {storeProviderMessageId} from '../../src/messages/index.js'
+import type {ApiGatewayProxyEventV2, ApiGatewayProxyResultV2} from '../../src/pipeline/aws-events.js'
 import {createTwilioWebhookProcessor} from '../../src/pipeline/twilio-webhook/index.js'
 import {providerFromSettings} from '../../src/providers/provider-factory.js'
 import {startTwilioSandbox, type TwilioSandbox} from '../../src/twilio-sandbox/index.js'
 import {newAuthToken, newSid} from '../../src/twilio-sandbox/ids.js'
 import {computeTwilioSignature} from '../../src/webhooks/twilio-signature.js'
 import {DIALECTS} from '../support/databases.js'
+import {PROJECT_ROOT} from '../support/run-cli.js'
 import {twilioSeed} from '../support/seed-fixtures.js'
 import {startWebhookServer, type WebhookServer} from '../support/webhook-server.js'
 import {
@@ -214,5 +223,42 @@ describe.each(DIALECTS)('Twilio status webhook over HTTP on %s', (dialect) => {
       expect([first.status, second.status]).toEqual([200, 200])
       expect(events.filter((e) => e.status === 'delivered').map((e) => e.applied)).toEqual([1, 0])
     })
+  })
+
+  it.runIf(dialect === 'postgres')('the bundled Lambda (index.mjs from the zip build, run from an empty folder) verifies and applies a callback', async () => {
+    await sandbox.configure({callbacks: {lateByMs: 60_000}})
+    const sent = await send('m1')
+    await storeProviderMessageId(database, 'm1', sent.providerMessageId, sent.status)
+    const outDir = mkdtempSync(join(tmpdir(), 'engage-webhook-bundle-'))
+    const saved = {...process.env}
+    try {
+      await buildLambdaBundles({entries: [{name: TWILIO_WEBHOOK.name, entry: TWILIO_WEBHOOK.entry}], outDir, rootDir: PROJECT_ROOT})
+      execFileSync('unzip', ['-q', join(outDir, `${TWILIO_WEBHOOK.name}.zip`), '-d', outDir])
+      Object.assign(process.env, {DATABASE_URL: store.testDatabase.url, ENCRYPTION_KEY: store.encryptionKey, WEBHOOK_BASE_URL: 'https://hooks.example.com', LOG_LEVEL: 'error'})
+      const bundled = (await import(pathToFileURL(join(outDir, 'index.mjs')).href)) as {handler: (event: ApiGatewayProxyEventV2) => Promise<ApiGatewayProxyResultV2>}
+      const params = {AccountSid: fixture.accountSid, MessageSid: sent.providerMessageId, MessageStatus: 'delivered', SmsSid: sent.providerMessageId, SmsStatus: 'delivered'}
+      const body = Buffer.from(new URLSearchParams(params).toString()).toString('base64')
+      const event = (signature: string): ApiGatewayProxyEventV2 => ({
+        version: '2.0',
+        routeKey: 'POST /webhooks/twilio',
+        rawPath: PATH,
+        rawQueryString: '',
+        headers: {'content-type': 'application/x-www-form-urlencoded', host: 'abc123.execute-api.us-east-1.amazonaws.com', 'x-twilio-signature': signature},
+        requestContext: {requestId: 'r1', timeEpoch: Date.now(), http: {method: 'POST', path: PATH, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'TwilioProxy/1.1'}},
+        body,
+        isBase64Encoded: true,
+      })
+
+      const forged = await bundled.handler(event(computeTwilioSignature(fixture.authToken, `https://abc123.execute-api.us-east-1.amazonaws.com${PATH}`, params)))
+      const genuine = await bundled.handler(event(computeTwilioSignature(fixture.authToken, `https://hooks.example.com${PATH}`, params)))
+
+      expect(forged.statusCode).toBe(403)
+      expect(genuine.statusCode).toBe(200)
+      expect((await messageRow(database, 'm1')).status).toBe('delivered')
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key]
+      Object.assign(process.env, saved)
+      rmSync(outDir, {recursive: true, force: true})
+    }
   })
 })
