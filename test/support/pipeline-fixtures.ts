@@ -216,6 +216,8 @@ export async function drainQueue(
     if (records.length === 0) {
       const depth = await queue.depth()
       if (depth.visible === 0 && depth.inFlight === 0) return report
+      // Something else holds a message (another consumer): give it a moment instead of spinning.
+      await new Promise((resolve) => setTimeout(resolve, 20))
       continue
     }
     const {batchItemFailures} = await handler({Records: records})

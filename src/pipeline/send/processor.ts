@@ -107,7 +107,8 @@ export function createRecordProcessor(deps: SendCampaignMessageDeps): (record: S
     try {
       return await sendOne(id, job)
     } catch (error) {
-      // A database or unexpected failure: nothing was decided, the queue retries.
+      // A database or unexpected failure. A claim already taken stays: a later delivery finds it and,
+      // once it is stale, reconciles before sending. The queue retries the record.
       log?.error(`SendCampaignMessage: message ${job.messageId} will be retried: ${(error as Error)?.message ?? String(error)}`)
       return {record: id, action: 'retry', result: 'error'}
     }

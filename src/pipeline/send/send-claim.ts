@@ -3,7 +3,7 @@ import type {Kysely} from 'kysely'
 import {inWriteTransaction, type Database} from '../../db/database.js'
 import {applyStatus} from '../../messages/status-store.js'
 import {loadSendableMessage, type SendableMessage} from './message-row.js'
-import {SENT_OR_FINAL, type MessageStatusWord} from './status-words.js'
+import {isSentOrFinal} from './status-words.js'
 
 /**
  * A claim whose holder knows its provider call is over but not how it ended
@@ -44,7 +44,7 @@ export async function claimMessage(database: Database, messageId: string, option
   return inWriteTransaction(database, async (trx) => {
     const message = await loadSendableMessage(trx, messageId, {lock: database.dialect === 'postgres'})
     if (!message) return {kind: 'missing'}
-    if (message.provider_message_id !== null || SENT_OR_FINAL.includes(message.status as MessageStatusWord)) return {kind: 'done', message}
+    if (message.provider_message_id !== null || isSentOrFinal(message.status)) return {kind: 'done', message}
     if (message.status !== 'queued' && message.status !== 'sending') return {kind: 'unsendable', message}
     const at = options.now.toISOString()
     const claimId = randomUUID()

@@ -1,17 +1,18 @@
-/** Status words engage stores on messages and events (migration 0005's contract). */
-export type MessageStatusWord = 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'undelivered'
+import {isFinalStatus, statusRank, STATUS_RANK, type MessageStatus} from '../../messages/status-order.js'
 
-/** Statuses after which the sender never calls the provider again for a message. */
-export const SENT_OR_FINAL: readonly MessageStatusWord[] = ['sent', 'delivered', 'read', 'failed', 'undelivered']
+/** True once a message is sent or further along, or final: the sender never calls the provider for it again. */
+export function isSentOrFinal(status: string): boolean {
+  return isFinalStatus(status) || statusRank(status) >= STATUS_RANK.sent
+}
 
 /**
- * engage's word for the status a provider answered a send with. Acceptance
- * (Twilio `accepted`/`queued`/`scheduled`/`sending`, SES `accepted`) means the
- * message has left engage: `sent`. A provider that answers with a later or
- * final status already (rare, but Twilio can) keeps it.
+ * engage's status for the word a provider answered a send with. Acceptance
+ * (Twilio `accepted`/`queued`/`scheduled`/`sending`, SES `accepted`) means
+ * the message has left engage: `sent`. A later or final word (a reconciled
+ * message Twilio has delivered or read by now) is kept.
  */
-export function statusAfterAcceptance(providerStatus: string): MessageStatusWord {
-  switch (providerStatus.toLowerCase()) {
+export function statusAfterAcceptance(providerStatus: string): MessageStatus {
+  switch (providerStatus.trim().toLowerCase()) {
     case 'delivered':
       return 'delivered'
     case 'read':
