@@ -92,7 +92,13 @@ export function createRecordProcessor(deps: SendCampaignMessageDeps): (record: S
   const providers = new ProviderCache({keyring: deps.keyring, get: deps.get, logger: deps.logger})
   const log = deps.logger
   const applied = (eventIds: number[]) => {
-    if (eventIds.length > 0) deps.onApplied?.(eventIds)
+    if (eventIds.length === 0 || !deps.onApplied) return
+    try {
+      deps.onApplied(eventIds)
+    } catch (error) {
+      // The events are committed and the forwarder finds them anyway; a listener's failure must not retry a sent message.
+      log?.warn(`SendCampaignMessage: onApplied failed: ${(error as Error)?.message ?? String(error)}`)
+    }
   }
 
   return async (record) => {
