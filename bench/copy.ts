@@ -11,6 +11,7 @@
  */
 import {execFileSync} from 'node:child_process'
 import {createWriteStream} from 'node:fs'
+import {cpus, loadavg} from 'node:os'
 import {join} from 'node:path'
 import {once} from 'node:events'
 import type BetterSqlite3 from 'better-sqlite3'
@@ -127,7 +128,15 @@ async function main(): Promise<void> {
     const copySeconds = psqlCopy(copyFloor.url, 'messages', columnsOf('messages'), join(source.dir, 'messages.csv'))
 
     started = performance.now()
-    const result = await copyDatabase({from: source.url, to: copyTarget.url, batchSize: BATCH_SIZE})
+    const phases: Record<string, number> = {}
+    const result = await copyDatabase({
+      from: source.url,
+      to: copyTarget.url,
+      batchSize: BATCH_SIZE,
+      onProgress: (event) => {
+        if (event.type === 'start' || event.type === 'verify') phases[event.type] ??= (performance.now() - started) / 1000
+      },
+    })
     const totalSeconds = (performance.now() - started) / 1000
     if (!result.verified) throw result.error
     const messages = result.tables.find((table) => table.table === 'messages')!
@@ -136,11 +145,14 @@ async function main(): Promise<void> {
 
     const rate = (rows: number, seconds: number) => Math.round(rows / seconds)
     const floorRate = rate(MESSAGES, copySeconds)
-    console.log(`batch size ${BATCH_SIZE}`)
+    console.log(`batch size ${BATCH_SIZE}; load average ${loadavg().map((n) => n.toFixed(1)).join(' ')} on ${cpus().length} CPUs`)
     console.log(`PostgreSQL COPY messages FROM STDIN (psql \\copy): ${MESSAGES} rows in ${copySeconds.toFixed(2)} s = ${floorRate} rows/s`)
     console.log(`engage db copy, messages table (batches committed with progress): ${messages.copiedThisRun} rows in ${messages.seconds.toFixed(2)} s = ${messages.rowsPerSecond} rows/s  → COPY is ${(floorRate / messages.rowsPerSecond).toFixed(2)}× faster`)
     console.log(`engage db copy, all tables, copy phase: ${allRows} rows in ${copyPhase.toFixed(2)} s = ${rate(allRows, copyPhase)} rows/s`)
     console.log(`engage db copy, end to end (version check, source checksums, copy, sequences, verification): ${totalSeconds.toFixed(2)} s = ${rate(MESSAGES, totalSeconds)} messages/s  → COPY is ${(floorRate / rate(MESSAGES, totalSeconds)).toFixed(2)}× faster`)
+    console.log(
+      `  phases: open, version check, source checksums, prepare ${phases.start!.toFixed(2)} s; copy + sequences ${(phases.verify! - phases.start!).toFixed(2)} s; verification ${(totalSeconds - phases.verify!).toFixed(2)} s`,
+    )
     console.log(`verified: ${result.verified} (${result.tables.length} tables, counts and checksums equal)`)
   } finally {
     await Promise.allSettled([source.dispose(), copyTarget.dispose(), copyFloor.dispose()])

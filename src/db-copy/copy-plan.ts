@@ -47,12 +47,15 @@ export function planCopy(source: readonly TableShape[], target: readonly TableSh
     const sourceTable = sourceByName.get(table.name)!
     const columns = table.columns.map((column) => column.name)
     const primaryKey = sourceTable.primaryKey.length > 0 ? sourceTable.primaryKey : table.primaryKey
+    const orderColumns = primaryKey.length > 0 ? primaryKey : columns
+    const byteOrdered = new Map(table.columns.map((column) => [column.name, column.byteOrdered ?? true]))
     return {
       table: table.name,
       columns,
       targetTypes: Object.fromEntries(table.columns.map((column) => [column.name, column.type])),
+      collateC: orderColumns.filter((column) => !byteOrdered.get(column)),
       sourceKey: primaryKey.length > 0 ? primaryKey : 'rowid',
-      orderColumns: primaryKey.length > 0 ? primaryKey : columns,
+      orderColumns,
     }
   })
 }

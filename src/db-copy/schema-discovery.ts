@@ -46,10 +46,15 @@ export function describeSqliteTables(sqlite: SqliteReader): TableShape[] {
     })
 }
 
+const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'name', 'citext'])
+/** Collations that compare text as bytes of UTF-8, as SQLite's BINARY does (glibc's C.UTF-8 sorts by code point). */
+const BYTE_ORDER_COLLATIONS = /^(c|posix|c\.utf-?8|ucs_basic)$/i
+
 /** Every base table of the current PostgreSQL schema, with columns, primary key and foreign-key parents. */
 export async function describePostgresTables(client: PgClient): Promise<TableShape[]> {
-  const {rows: columns} = await client.query<{table_name: string; column_name: string; data_type: string}>(
-    `SELECT c.table_name, c.column_name, c.data_type
+  const {rows: columns} = await client.query<{table_name: string; column_name: string; data_type: string; collation: string}>(
+    `SELECT c.table_name, c.column_name, c.data_type,
+            coalesce(c.collation_name, (SELECT datcollate FROM pg_database WHERE datname = current_database())) AS collation
        FROM information_schema.columns c
        JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
       WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
@@ -76,7 +81,8 @@ export async function describePostgresTables(client: PgClient): Promise<TableSha
     if (NOT_COPIED.has(row.table_name)) continue
     let table = tables.get(row.table_name)
     if (!table) tables.set(row.table_name, (table = {name: row.table_name, columns: [], primaryKey: [], references: []}))
-    table.columns.push({name: row.column_name, type: row.data_type.toLowerCase()})
+    const type = row.data_type.toLowerCase()
+    table.columns.push({name: row.column_name, type, byteOrdered: !TEXT_TYPES.has(type) || BYTE_ORDER_COLLATIONS.test(row.collation)})
   }
   for (const row of keys) tables.get(row.table_name)?.primaryKey.push(row.column_name)
   for (const row of references) {

@@ -5,7 +5,6 @@ import type {TableDigest, TablePlan} from './types.js'
 
 /** Rows fetched per round trip while reading PostgreSQL for a checksum. */
 const FETCH_ROWS = 20_000
-const TEXT_TYPES = new Set(['text', 'character varying', 'character', 'varchar', 'char', 'name', 'citext'])
 
 /**
  * Row count and checksum of one SQLite table, rows in key order (SQLite's
@@ -22,12 +21,14 @@ export function digestSqliteTable(sqlite: SqliteReader, plan: TablePlan): TableD
 /**
  * Row count and checksum of one PostgreSQL table, computed exactly as
  * `digestSqliteTable` does: the same column order, and rows in the same order
- * (text compared as bytes with COLLATE "C", NULLs first), read through a
+ * (text compared as bytes: COLLATE "C" unless the column's collation already
+ * is byte order, in which case the primary key index serves the order; NULLs first), read through a
  * server-side cursor so the table never sits in memory.
  */
 export async function digestPostgresTable(client: PgClient, plan: TablePlan): Promise<TableDigest> {
   const order = plan.orderColumns
-    .map((column) => `${quoteIdentifier(column)}${TEXT_TYPES.has(plan.targetTypes[column] ?? '') ? ' COLLATE "C"' : ''} NULLS FIRST`)
+    // Key columns are never NULL; leaving NULLS FIRST off them keeps the primary key index usable.
+    .map((column) => `${quoteIdentifier(column)}${plan.collateC.includes(column) ? ' COLLATE "C"' : ''}${plan.sourceKey === 'rowid' ? ' NULLS FIRST' : ''}`)
     .join(', ')
   const hasher = new RowHasher()
   await client.query('BEGIN READ ONLY')

@@ -3,6 +3,8 @@ export interface ColumnShape {
   name: string
   /** Declared type, lower case (SQLite: as written in CREATE TABLE; PostgreSQL: information_schema data_type). */
   type: string
+  /** PostgreSQL text columns: true when the column's collation sorts by bytes (C, POSIX, C.UTF-8), as SQLite's BINARY does. */
+  byteOrdered?: boolean
 }
 
 /** One table of a database, described from that database's own catalog. */
@@ -21,8 +23,10 @@ export interface TablePlan {
   table: string
   /** Column names, in the target's order. */
   columns: string[]
-  /** Target column types by name, for the checksum's ordering clause. */
+  /** Target column types by name (integer columns may own a sequence). */
   targetTypes: Record<string, string>
+  /** Order columns that PostgreSQL must sort with COLLATE "C" to match SQLite's byte order (text not already byte-ordered). */
+  collateC: string[]
   /**
    * Columns the source is paged by (keyset). The primary key; a table without
    * one is paged by SQLite's rowid, which is not copied.

@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process'
+import {sql} from 'kysely'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/database.js'
 import {listTables} from '../../src/migrate/schema-inspect.js'
@@ -226,6 +227,25 @@ describe('engage db copy from SQLite to PostgreSQL', () => {
     expect(restarted.code, restarted.stderr).toBe(0)
     expect(onlyJson(restarted)).toMatchObject({outcome: 'copied', verified: true})
     expect(await dumpAll(targetDb)).toEqual(await dumpAll(sourceDb))
+  })
+
+  it('exits non-zero naming the table whose checksum differs after the copy', async () => {
+    await migrateTarget()
+    const targetDb = await target.open()
+    // A trigger on the target rewrites what arrives: the copy completes, verification must catch it.
+    await sql`CREATE FUNCTION mangle_contact() RETURNS trigger AS $$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$ LANGUAGE plpgsql`.execute(targetDb.db)
+    await sql`CREATE TRIGGER mangle BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION mangle_contact()`.execute(targetDb.db)
+
+    const result = await copy()
+
+    expect(result.code).toBe(4)
+    expect(result.stderr).toContain('COPY_VERIFICATION_FAILED')
+    expect(result.stderr).toMatch(/Verification failed: contacts \(source 3 rows, target 3 rows, checksums differ\)/)
+    expect(result.stdout).toMatch(/^contacts\s+3\s+3\s+[\d.]+\s+\d+\s+✗/m)
+    expect(result.stdout).toMatch(/^tenants\s+\d+\s+\d+\s+[\d.]+\s+\d+\s+✓/m)
+    const json = await copy('--json')
+    expect(json.code).toBe(2)
+    expect(onlyJson(json).error.code).toBe('COPY_TARGET_NOT_EMPTY')
   })
 
   it('refuses a target at another migration version, naming the difference, and writes nothing', async () => {
