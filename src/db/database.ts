@@ -1,4 +1,4 @@
-import {Kysely, PostgresDialect, SqliteDialect, sql, type Transaction} from 'kysely'
+import {Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase, type Transaction} from 'kysely'
 import type BetterSqlite3 from 'better-sqlite3'
 import type {Pool} from 'pg'
 import {parseDatabaseUrl, type DatabaseTarget} from './database-url.js'
@@ -33,7 +33,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   const target = parseDatabaseUrl(url)
   if (target.dialect === 'sqlite') {
     const handle = await openSqlite(target.path, {create: options.create ?? false, busyTimeoutMs: options.busyTimeoutMs})
-    const db = new Kysely<any>({dialect: new SqliteDialect({database: handle})})
+    const db = new Kysely<any>({dialect: new SqliteDialect({database: withStatementCache(handle)})})
     return {
       dialect: 'sqlite',
       target,
@@ -70,4 +70,36 @@ export async function inWriteTransaction<T>(
       throw error
     }
   })
+}
+
+/** Prepared statements kept per connection; enough for every distinct query of a migration. */
+const STATEMENT_CACHE_SIZE = 100
+
+/**
+ * The better-sqlite3 handle as Kysely sees it, with prepared statements
+ * reused by SQL text. Kysely prepares every query it runs; for the large
+ * multi-row statements of a bulk migration, parsing again each time costs
+ * more than running them. A statement still being iterated (a streamed
+ * query) is never handed out twice: a fresh one is prepared instead.
+ */
+export function withStatementCache(handle: BetterSqlite3.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>()
+  return {
+    close: () => handle.close(),
+    prepare(text) {
+      const cached = cache.get(text)
+      if (cached && !cached.busy) {
+        // Most recently used last, so the oldest is evicted first.
+        cache.delete(text)
+        cache.set(text, cached)
+        return cached
+      }
+      const statement = handle.prepare(text)
+      if (!cached) {
+        if (cache.size >= size) cache.delete(cache.keys().next().value!)
+        cache.set(text, statement)
+      }
+      return statement
+    },
+  }
 }

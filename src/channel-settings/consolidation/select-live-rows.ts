@@ -31,9 +31,11 @@ export function planConsolidation(
 ): ConsolidationPlan {
   const settingsByPair = new Map(settings.map((row) => [pairKey(row.tenant_id, row.channel), row.id]))
   const liveByPair = new Map<string, DecryptedRow>()
-  for (const entry of decrypted) {
+  // One key string per row, built and hashed once (100,000 rows: fresh strings per lookup showed in profiles).
+  const keys = decrypted.map((entry) => pairKey(entry.row.tenant_id, entry.row.channel))
+  for (const [index, entry] of decrypted.entries()) {
     if (!tenantIds.has(entry.row.tenant_id)) continue
-    const key = pairKey(entry.row.tenant_id, entry.row.channel)
+    const key = keys[index]!
     const current = liveByPair.get(key)
     if (!current || isNewer(entry.row, current.row)) liveByPair.set(key, entry)
   }
@@ -41,8 +43,8 @@ export function planConsolidation(
   let intoExisting = 0
   let created = 0
   const mergedPairs = new Set<string>()
-  const decisions: RowDecision[] = decrypted.map((entry) => {
-    const key = pairKey(entry.row.tenant_id, entry.row.channel)
+  const decisions: RowDecision[] = decrypted.map((entry, index) => {
+    const key = keys[index]!
     let decision: RowDecision
     if (!entry.ok) decision = {decrypted: entry, reason: 'undecryptable'}
     else if (!tenantIds.has(entry.row.tenant_id)) decision = {decrypted: entry, reason: 'orphaned'}

@@ -1,4 +1,4 @@
-import {sql, type Kysely, type RawBuilder} from 'kysely'
+import {CompiledQuery, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
 import {chunk, rowsPerStatement} from './batches.js'
 import type {SettingsWrite} from './convert.js'
@@ -27,6 +27,40 @@ const ARCHIVE_COLUMNS = [
   'archived_at',
 ] as const
 
+/** A column or table name from code (never input), quoted for both dialects. */
+function quote(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/**
+ * `(p, p, …), (p, p, …)` for `rows` rows of `columns` parameters: `?` on
+ * SQLite, `$n` on PostgreSQL. `cast` wraps a column's parameter (PostgreSQL
+ * types bare VALUES parameters as text).
+ */
+function valueTuples(dialect: Dialect, rows: number, columns: readonly string[], cast?: (column: string, parameter: string) => string): string {
+  const tuples: string[] = new Array(rows)
+  let n = 0
+  for (let row = 0; row < rows; row++) {
+    const cells = columns.map((column) => {
+      const parameter = dialect === 'sqlite' ? '?' : `$${++n}`
+      return cast ? cast(column, parameter) : parameter
+    })
+    tuples[row] = `(${cells.join(', ')})`
+  }
+  return tuples.join(', ')
+}
+
+/**
+ * Runs SQL text that code built, with its parameters, on the migration's
+ * connection. Bulk writes skip Kysely's query builder: for 100,000 rows its
+ * per-value nodes cost more than the database does.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function execute<R = Record<string, unknown>>(db: Kysely<any>, text: string, parameters: unknown[]): Promise<R[]> {
+  const result = await db.executeQuery<R>(CompiledQuery.raw(text, parameters))
+  return result.rows as R[]
+}
+
 /** Multi-row INSERT in statements that stay under the dialect's bound-parameter limit. */
 export async function insertRows(
   db: Kysely<any>,
@@ -34,11 +68,19 @@ export async function insertRows(
   table: string,
   columns: readonly string[],
   rows: readonly Record<string, unknown>[],
-): Promise<void> {
+  returning?: readonly string[],
+): Promise<Record<string, unknown>[]> {
+  const head = `INSERT INTO ${quote(table)} (${columns.map(quote).join(', ')}) VALUES `
+  const tail = returning ? ` RETURNING ${returning.map(quote).join(', ')}` : ''
+  const out: Record<string, unknown>[] = []
   for (const part of chunk(rows, rowsPerStatement(dialect, columns.length))) {
-    const values = part.map((row) => Object.fromEntries(columns.map((column) => [column, row[column] ?? null])))
-    await db.insertInto(table).values(values).execute()
+    const parameters: unknown[] = new Array(part.length * columns.length)
+    let at = 0
+    for (const row of part) for (const column of columns) parameters[at++] = row[column] ?? null
+    const returned = await execute(db, head + valueTuples(dialect, part.length, columns) + tail, parameters)
+    if (returning) out.push(...returned)
   }
+  return out
 }
 
 export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: readonly ArchiveRow[]): Promise<void> {
@@ -59,21 +101,11 @@ export async function insertCreatedSettings(
 ): Promise<Map<number, number>> {
   const idByLegacy = new Map<number, number>()
   const legacyByPair = new Map(writes.map((write) => [pairKey(write.tenant_id, write.channel), write.legacyId]))
-  for (const part of chunk(writes, rowsPerStatement(dialect, CREATED_SETTINGS_COLUMNS.length))) {
-    const values = part.map((write) => ({
-      tenant_id: write.tenant_id,
-      channel: write.channel,
-      provider: write.provider,
-      is_enabled: 0,
-      created_at: write.created_at,
-      updated_at: write.updated_at,
-      ...Object.fromEntries(NEW_SETTINGS_COLUMNS.map((column) => [column, write[column]])),
-    }))
-    // RETURNING order is unspecified (SQLite says so): map by the unique (tenant, channel).
-    const inserted = await db.insertInto(TABLES.settings).values(values).returning(['id', 'tenant_id', 'channel']).execute()
-    for (const row of inserted) {
-      idByLegacy.set(legacyByPair.get(pairKey(String(row.tenant_id), String(row.channel)))!, Number(row.id))
-    }
+  const rows = writes.map((write) => ({...write, is_enabled: 0}))
+  const inserted = await insertRows(db, dialect, TABLES.settings, CREATED_SETTINGS_COLUMNS, rows, ['id', 'tenant_id', 'channel'])
+  // RETURNING order is unspecified (SQLite says so): map by the unique (tenant, channel).
+  for (const row of inserted) {
+    idByLegacy.set(legacyByPair.get(pairKey(String(row.tenant_id), String(row.channel)))!, Number(row.id))
   }
   return idByLegacy
 }
@@ -87,18 +119,20 @@ const INTEGER_COLUMNS = new Set(['id', 'is_verified'])
  */
 export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, writes: readonly SettingsWrite[]): Promise<void> {
   const columns = ['id', ...NEW_SETTINGS_COLUMNS] as const
+  const cast = (column: string, parameter: string) => (INTEGER_COLUMNS.has(column) ? `CAST(${parameter} AS INTEGER)` : parameter)
+  const assignments = NEW_SETTINGS_COLUMNS.map((column) => `${quote(column)} = v.${quote(column)}`).join(', ')
+  const settings = quote(TABLES.settings)
   for (const part of chunk(writes, rowsPerStatement(dialect, columns.length))) {
-    const tuples: RawBuilder<unknown>[] = part.map((write) => {
-      const cells = columns.map((column) => {
-        const value = column === 'id' ? write.settingsId : write[column]
-        // PostgreSQL types bare VALUES parameters as text; integers need a cast to compare and assign.
-        return INTEGER_COLUMNS.has(column) ? sql`CAST(${value} AS INTEGER)` : sql`${value}`
-      })
-      return sql`(${sql.join(cells)})`
-    })
-    const assignments = NEW_SETTINGS_COLUMNS.map((column) => sql`${sql.ref(column)} = v.${sql.ref(column)}`)
-    await sql`WITH v (${sql.join(columns.map((column) => sql.ref(column)))}) AS (VALUES ${sql.join(tuples)})
-      UPDATE ${sql.table(TABLES.settings)} SET ${sql.join(assignments)}
-      FROM v WHERE ${sql.table(TABLES.settings)}.id = v.id`.execute(db)
+    const parameters: unknown[] = []
+    for (const write of part) {
+      parameters.push(write.settingsId)
+      for (const column of NEW_SETTINGS_COLUMNS) parameters.push(write[column])
+    }
+    await execute(
+      db,
+      `WITH v (${columns.map(quote).join(', ')}) AS (VALUES ${valueTuples(dialect, part.length, columns, cast)})
+      UPDATE ${settings} SET ${assignments} FROM v WHERE ${settings}.id = v.id`,
+      parameters,
+    )
   }
 }

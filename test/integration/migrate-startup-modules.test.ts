@@ -1,0 +1,57 @@
+import {spawnSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {createTestDatabase, DIALECTS, type TestDatabase} from '../support/databases.js'
+import {BIN, PROJECT_ROOT, runCli} from '../support/run-cli.js'
+
+const PROBE = join(PROJECT_ROOT, 'bench', 'fixtures', 'module-probe.mjs')
+const HEAVY = ['twilio', '@aws-sdk', 'cdktf', '@cdktf', 'pg'] as const
+
+/** The packages (node_modules/<name>/) one run of the CLI loaded, recorded by bench/fixtures/module-probe.mjs. */
+function packagesLoaded(dir: string, args: string[], env: Record<string, string>): {code: number | null; packages: Set<string>} {
+  const list = join(dir, `modules-${Date.now()}-${Math.random().toString(36).slice(2)}.txt`)
+  const devArgs = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []
+  const result = spawnSync(process.execPath, [...devArgs, '--import', PROBE, BIN, ...args], {
+    // The project folder, where `--import tsx` resolves (dev mode); the database comes from DATABASE_URL.
+    cwd: PROJECT_ROOT,
+    env: {PATH: process.env.PATH, HOME: process.env.HOME, ENGAGE_MODULE_PROBE: list, ...env},
+    encoding: 'utf8',
+  })
+  const packages = new Set<string>()
+  for (const line of readFileSync(list, 'utf8').split('\n')) {
+    const match = /node_modules\/((@[^/]+)\/[^/]+|[^/@][^/]*)\//.exec(line)
+    if (match) packages.add(match[2] ?? match[1]!)
+  }
+  return {code: result.status, packages}
+}
+
+const heavyIn = (packages: Set<string>) => HEAVY.filter((name) => packages.has(name))
+
+describe.each(DIALECTS)('start-up loads no heavy module it does not use, on %s', (dialect) => {
+  let testDb: TestDatabase
+
+  beforeEach(async () => {
+    testDb = await createTestDatabase(dialect)
+  })
+  afterEach(async () => {
+    await testDb.dispose()
+  })
+
+  it('--version, --help and migrate status load neither twilio, the AWS SDK nor cdktf; pg only on PostgreSQL', async () => {
+    const up = await runCli(['migrate', 'up', '--database-url', testDb.url])
+    expect(up.code, up.stderr).toBe(0)
+    const env = {DATABASE_URL: testDb.url}
+
+    const version = packagesLoaded(testDb.dir, ['--version'], env)
+    const help = packagesLoaded(testDb.dir, ['--help'], env)
+    const status = packagesLoaded(testDb.dir, ['migrate', 'status'], env)
+
+    expect([version.code, help.code, status.code]).toEqual([0, 0, 0])
+    // The probe sees what was loaded: oclif itself always is.
+    expect(version.packages.has('@oclif')).toBe(true)
+    expect(heavyIn(version.packages)).toEqual([])
+    expect(heavyIn(help.packages)).toEqual([])
+    expect(heavyIn(status.packages)).toEqual(dialect === 'postgres' ? ['pg'] : [])
+  })
+})
