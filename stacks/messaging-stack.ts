@@ -4,6 +4,7 @@ import {Fn, LocalBackend, Op, S3Backend, TerraformOutput, TerraformStack, Terraf
 import type {Construct} from 'constructs'
 import {join, relative} from 'node:path'
 import {bundleZipPath} from '../src/lambda/functions.js'
+import {PG_POOL_MAX} from '../src/lambda/pool-size.js'
 import {assertVisibilityTimeout, senderMaxConcurrency, type MessagingStackConfig} from './config.js'
 import {EngageLambda} from './constructs/engage-lambda.js'
 import {MessagesQueue} from './constructs/messages-queue.js'
@@ -74,7 +75,7 @@ export class MessagingStack extends TerraformStack {
     const database = {
       DATABASE_URL: vars.databaseUrl.stringValue,
       ENCRYPTION_KEY: vars.encryptionKey.stringValue,
-      PG_POOL_MAX: String(budget.poolSizePerInstance),
+      [PG_POOL_MAX]: String(budget.poolSizePerInstance),
       ENGAGE_ENV: config.env,
     }
     // cdktf renders the literals '' and 0 in expressions as `undefined`, so tests compare lengths with 1.
@@ -88,13 +89,13 @@ export class MessagingStack extends TerraformStack {
       spec: config.functions.sender,
       zipPath: zipPath(config.functions.sender.name),
       logRetentionDays: config.logRetentionDays.sender,
-      environment: {
-        ...database,
-        TWILIO_MESSAGING_SERVICE_SID: vars.twilioMessagingServiceSid.stringValue,
-        WEBHOOK_BASE_URL: webhookBaseUrl(),
-      },
+      // Only what the handler reads: the StatusCallback URL and messaging service come from the tenant's row.
+      environment: database,
       statements: [
         {
+          // The event source mapping polls with the function's role: Receive, Delete and
+          // GetQueueAttributes are what Lambda requires of it; ChangeMessageVisibility lets a
+          // batch hand a record back early. This queue only, never the DLQ.
           sid: 'ConsumeMessagesQueue',
           effect: 'Allow',
           actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
@@ -106,7 +107,8 @@ export class MessagingStack extends TerraformStack {
           // verified recipients and any configuration set used).
           sid: 'SendEmailAsVerifiedIdentities',
           effect: 'Allow',
-          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+          // The SES provider calls SendEmail (SES v1) only; SendRawEmail would allow arbitrary MIME.
+          actions: ['ses:SendEmail'],
           resources: vars.sesIdentityArns.listValue,
         },
       ],

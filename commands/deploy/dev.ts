@@ -5,7 +5,7 @@ import {confirmAction} from '../../src/cli/confirm.js'
 import {createStepProgress} from '../../src/cli/progress.js'
 import {canPrompt} from '../../src/cli/prompts.js'
 import {deployDev, type DeployDevResult, type DeployMode} from '../../src/deploy/deploy-dev.js'
-import {IAC_BINARIES} from '../../src/deploy/iac-binary.js'
+import {findIacBinary, IAC_BINARIES} from '../../src/deploy/iac-binary.js'
 import {UsageError} from '../../src/errors/engage-error.js'
 
 export default class DeployDev extends BaseCommand<typeof DeployDev> {
@@ -43,8 +43,10 @@ export default class DeployDev extends BaseCommand<typeof DeployDev> {
 
   public async run(): Promise<DeployDevResult> {
     const mode: DeployMode = this.flags['synth-only'] ? 'synth' : this.flags.plan ? 'plan' : 'apply'
-    // Decide before doing anything whether a confirmation could be asked at all.
-    if (mode === 'apply' && !this.flags.yes && !canPrompt()) {
+    // Decide before doing anything whether a confirmation could be asked at all. Without
+    // terraform or tofu there is nothing to confirm: the deploy synthesizes and says what to install.
+    const binary = findIacBinary({pathVariable: process.env.PATH, prefer: this.flags.binary})
+    if (mode === 'apply' && binary && !this.flags.yes && !canPrompt()) {
       throw new UsageError(`Applying to the ${this.flags.env} workspace needs confirmation, and there is no terminal to ask in.`, {
         code: 'CONFIRMATION_REQUIRED',
         suggestions: ['Pass --yes to apply non-interactively, or --plan to stop after the plan.'],

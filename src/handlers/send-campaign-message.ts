@@ -7,6 +7,7 @@
 import {createLogger, type LogLevel} from '../cli/logger.js'
 import {Keyring} from '../crypto/encryption-key.js'
 import {createSendCampaignMessageProcessor, type SqsBatchEvent, type SqsBatchResponse} from '../pipeline/send/index.js'
+import {lambdaPoolSize} from '../lambda/pool-size.js'
 import {openLambdaDatabase} from '../pipeline/send/lambda-database.js'
 
 type Processor = (event: SqsBatchEvent) => Promise<SqsBatchResponse>
@@ -19,7 +20,7 @@ async function build(): Promise<Processor> {
   if (!url) throw new Error('DATABASE_URL is not set for SendCampaignMessage.')
   // Keys first: a missing ENCRYPTION_KEY fails before a connection is opened.
   const keyring = Keyring.fromSettings(get)
-  const database = await openLambdaDatabase(url, {poolSize: 4})
+  const database = await openLambdaDatabase(url, {poolSize: lambdaPoolSize(get, 4)})
   const level = (get('LOG_LEVEL') ?? 'info') as LogLevel
   const logger = createLogger(['error', 'warn', 'info', 'debug'].includes(level) ? level : 'info')
   const claimTimeoutMs = Number(get('SEND_CLAIM_TIMEOUT_MS')) || undefined

@@ -8,6 +8,7 @@
 import {createLogger, LOG_LEVELS, type LogLevel} from '../cli/logger.js'
 import {Keyring} from '../crypto/encryption-key.js'
 import type {ApiGatewayProxyEventV2, ApiGatewayProxyResultV2} from '../pipeline/aws-events.js'
+import {lambdaPoolSize} from '../lambda/pool-size.js'
 import {openLambdaDatabase} from '../pipeline/send/lambda-database.js'
 import {createTwilioWebhookProcessor, type TwilioWebhookProcessor} from '../pipeline/twilio-webhook/index.js'
 
@@ -20,7 +21,7 @@ async function build(): Promise<TwilioWebhookProcessor> {
   const publicBaseUrl = get('WEBHOOK_BASE_URL')
   if (!publicBaseUrl) throw new Error('WEBHOOK_BASE_URL is not set: Twilio signatures are checked against the public URL it names.')
   const keyring = Keyring.fromSettings(get)
-  const database = await openLambdaDatabase(url, {poolSize: 4})
+  const database = await openLambdaDatabase(url, {poolSize: lambdaPoolSize(get, 4)})
   const level = get('LOG_LEVEL') as LogLevel | undefined
   const logger = createLogger(level && LOG_LEVELS.includes(level) ? level : 'info')
   return createTwilioWebhookProcessor({database, keyring, publicBaseUrl, logger})

@@ -10,6 +10,7 @@ import {createLogger, LOG_LEVELS, type Logger, type LogLevel} from '../cli/logge
 import {Keyring} from '../crypto/encryption-key.js'
 import type {Database} from '../db/database.js'
 import type {ScheduledEvent} from '../pipeline/aws-events.js'
+import {lambdaPoolSize} from '../lambda/pool-size.js'
 import {openLambdaDatabase} from '../pipeline/send/lambda-database.js'
 import {runStatusUpdate, type StatusUpdateResult} from '../pipeline/status-update/index.js'
 
@@ -26,7 +27,7 @@ async function build(): Promise<Clients> {
   const url = get('DATABASE_URL')
   if (!url) throw new Error('DATABASE_URL is not set for UpdateMessageStatus.')
   const keyring = Keyring.fromSettings(get)
-  const database = await openLambdaDatabase(url, {poolSize: 2})
+  const database = await openLambdaDatabase(url, {poolSize: lambdaPoolSize(get, 2)})
   const level = get('LOG_LEVEL') as LogLevel | undefined
   return {database, keyring, logger: createLogger(level && LOG_LEVELS.includes(level) ? level : 'info')}
 }

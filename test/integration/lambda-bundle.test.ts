@@ -5,10 +5,12 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {buildAllLambdas} from '../../src/lambda/build-all.js'
 import {buildLambdaBundles, NativeModuleError} from '../../src/lambda/bundle.js'
+import {SEND_CAMPAIGN_MESSAGE} from '../../src/lambda/functions.js'
 import {NotFoundError} from '../../src/errors/engage-error.js'
 import {createTestDatabase} from '../support/databases.js'
-import {PROJECT_ROOT, runCli} from '../support/run-cli.js'
+import {PROJECT_ROOT} from '../support/run-cli.js'
 
 const NODE_PATHS = [join(PROJECT_ROOT, 'node_modules')]
 
@@ -120,20 +122,20 @@ describe('buildLambdaBundles', () => {
 })
 
 describe('engage lambda build', () => {
-  it('fails naming the missing handler entry files while the handlers do not exist', async () => {
-    // Inside the project so `node --import tsx` (ENGAGE_TEST_BIN=dev) resolves tsx from the cwd.
-    mkdirSync(join(PROJECT_ROOT, 'build'), {recursive: true})
-    const cwd = mkdtempSync(join(PROJECT_ROOT, 'build', 'test-lambda-cli-'))
+  it('fails naming the missing handler entry file of a function spec, and writes nothing', async () => {
+    // A spec like the registry's, pointing at an entry that does not exist (the real handlers do).
+    const outDir = join(mkdtempSync(join(tmpdir(), 'engage-lambda-missing-')), 'zips')
+    const ghost = {...SEND_CAMPAIGN_MESSAGE, name: 'ghost', entry: 'src/handlers/ghost-handler.ts'}
     try {
-      const result = await runCli(['lambda', 'build', '--json'], {cwd})
+      const error = await buildAllLambdas({outDir, functions: [SEND_CAMPAIGN_MESSAGE, ghost]}).catch((caught: unknown) => caught)
 
-      expect(result.code).toBe(7)
-      const {error} = JSON.parse(result.stdout) as {error: {code: string; message: string}}
-      expect(error.code).toBe('LAMBDA_ENTRY_MISSING')
-      expect(error.message).toContain('src/handlers/send-campaign-message.ts')
-      expect(existsSync(join(cwd, 'build'))).toBe(false)
+      expect(error).toBeInstanceOf(NotFoundError)
+      expect((error as NotFoundError).code).toBe('LAMBDA_ENTRY_MISSING')
+      expect((error as Error).message).toContain('ghost: src/handlers/ghost-handler.ts')
+      expect((error as Error).message).not.toContain('send-campaign-message:')
+      expect(existsSync(outDir)).toBe(false)
     } finally {
-      rmSync(cwd, {recursive: true, force: true})
+      rmSync(join(outDir, '..'), {recursive: true, force: true})
     }
   })
 })

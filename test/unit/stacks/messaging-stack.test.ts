@@ -73,7 +73,7 @@ describe('MessagingStack', () => {
           actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
           resources: [ref('aws_sqs_queue', queue.id, 'arn')],
         },
-        {sid: 'SendEmailAsVerifiedIdentities', effect: 'Allow', actions: ['ses:SendEmail', 'ses:SendRawEmail'], resources: '${var.ses_identity_arns}'},
+        {sid: 'SendEmailAsVerifiedIdentities', effect: 'Allow', actions: ['ses:SendEmail'], resources: '${var.ses_identity_arns}'},
       ],
       'update-message-status': [logs('update-message-status'), vpc],
       'twilio-webhook': [logs('twilio-webhook'), vpc],
@@ -108,7 +108,7 @@ describe('MessagingStack', () => {
     const database = {DATABASE_URL: '${var.database_url}', ENCRYPTION_KEY: '${var.encryption_key}', PG_POOL_MAX: '2', ENGAGE_ENV: 'dev'}
     const webhookBase = `\${(length(var.webhook_base_url) >= 1) ? var.webhook_base_url : ${ref('aws_apigatewayv2_api', api.id, 'api_endpoint').slice(2, -1)}}`
     const cases = [
-      {name: 'send-campaign-message', timeout: 30, memory: 512, reserved: undefined, env: {...database, TWILIO_MESSAGING_SERVICE_SID: '${var.twilio_messaging_service_sid}', WEBHOOK_BASE_URL: webhookBase}},
+      {name: 'send-campaign-message', timeout: 30, memory: 512, reserved: undefined, env: database},
       {
         name: 'update-message-status',
         timeout: 55,
@@ -150,6 +150,18 @@ describe('MessagingStack', () => {
       // (20 connections − (1 + 3) reserved instances × pool 2) ÷ pool 2
       scaling_config: {maximum_concurrency: 6},
     })
+  })
+
+  it('keeps the connections all instances may hold within the budget: Σ concurrency × PG_POOL_MAX ≤ lambdaConnections', () => {
+    const mapping = find(s, 'aws_lambda_event_source_mapping', {event_source_arn: ref('aws_sqs_queue', queue.id, 'arn')})
+    const pool = (name: string) => Number(fn(name).block.environment.variables.PG_POOL_MAX)
+    const held =
+      mapping.block.scaling_config.maximum_concurrency * pool('send-campaign-message') +
+      fn('update-message-status').block.reserved_concurrent_executions * pool('update-message-status') +
+      fn('twilio-webhook').block.reserved_concurrent_executions * pool('twilio-webhook')
+
+    expect(held).toBeLessThanOrEqual(DEFAULT_CONNECTION_BUDGET.lambdaConnections)
+    expect(held).toBe(20)
   })
 
   it('runs UpdateMessageStatus every minute from EventBridge', () => {
