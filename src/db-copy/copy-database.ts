@@ -172,8 +172,11 @@ export async function copyDatabase(options: CopyDatabaseOptions): Promise<CopyRe
     return finish({...base, outcome: prepared.resumed ? 'resumed' : 'copied', truncated: prepared.truncated, sequences, tables}, started)
   } catch (error) {
     if (isEngageError(error)) throw error
-    if (String((error as {code?: unknown}).code ?? '').startsWith('SQLITE_')) throw translateSqliteError(error, sourceTarget.path)
-    throw translatePostgresError(error, target.target.display)
+    const code = String((error as {code?: unknown}).code ?? '')
+    if (code.startsWith('SQLITE_')) throw translateSqliteError(error, sourceTarget.path)
+    // pg's server errors carry a severity; socket errors an errno code. Anything else is a bug, reported as itself.
+    if ((typeof error === 'object' && error !== null && 'severity' in error) || /^E[A-Z]+$/.test(code)) throw translatePostgresError(error, target.target.display)
+    throw error
   } finally {
     if (snapshot) source?.sqlite?.prepare('ROLLBACK').run()
     client?.release()
