@@ -1,3 +1,6 @@
+import {execFile} from 'node:child_process'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/database.js'
 import {
@@ -8,6 +11,7 @@ import {
   type StatusUpdate,
 } from '../../src/messages/index.js'
 import {DIALECTS} from '../support/databases.js'
+import {PROJECT_ROOT} from '../support/run-cli.js'
 import {eventsOf, insertMessages, insertTenant, messageRow, migratedStore, statusWriteCounts, type MigratedStore} from '../support/webhook-messages.js'
 
 describe.each(DIALECTS)('message status store on %s', (dialect) => {
@@ -120,6 +124,29 @@ describe.each(DIALECTS)('message status store on %s', (dialect) => {
     }
     const appliedIds = results.filter((r) => r.outcome === 'applied').map((r) => r.eventId)
     expect(new Set(appliedIds).size).toBe(appliedIds.length)
+  })
+
+  it('writers in separate processes racing over the same messages still move each one forward only, once per step', async () => {
+    const ids = ['p0', 'p1', 'p2', 'p3']
+    await insertMessages(database, ids.map((id) => ({id, tenantId: 'ten_a'})))
+    const words = ['sending', 'sent', 'delivered', 'read']
+    const runner = join(PROJECT_ROOT, 'test', 'support', 'webhook-apply-runner.ts')
+    const batches = [0, 1, 2, 3].map((p) => ids.flatMap((id) => (p % 2 ? [...words].reverse() : words).map((status) => update(id, status, {source: 'reconcile'}))))
+
+    const outputs = await Promise.all(
+      batches.map((batch) => promisify(execFile)(process.execPath, ['--import', 'tsx', runner, store.testDatabase.url, JSON.stringify(batch)], {cwd: PROJECT_ROOT})),
+    )
+    const outcomes = outputs.flatMap((output) => JSON.parse(output.stdout) as {outcome: string}[])
+    const events = await database.db.selectFrom('message_status_events').select(['message_id', 'status', 'applied']).where('message_id', 'in', ids).orderBy('id').execute()
+
+    expect(outcomes).toHaveLength(64)
+    for (const id of ids) {
+      expect((await messageRow(database, id)).status).toBe('read')
+      const applied = events.filter((e) => e.message_id === id && Number(e.applied) === 1).map((e) => words.indexOf(e.status))
+      expect(applied).toEqual([...new Set(applied)].sort((a, b) => a - b))
+      expect(applied.at(-1)).toBe(3)
+    }
+    expect(events.filter((e) => Number(e.applied) === 1)).toHaveLength(outcomes.filter((o) => o.outcome === 'applied').length)
   })
 
   it('a kept callback is applied when the SID is stored, in order received, and only for its tenant', async () => {
