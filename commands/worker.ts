@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../src/cli/base-command.js'
+import {HandoverWatcher, type HandoverReport} from '../src/cutover/handover.js'
 import {Keyring} from '../src/crypto/encryption-key.js'
 import {createSendCampaignMessageProcessor} from '../src/pipeline/send/index.js'
 import {openMessageQueue, queueKindFor} from '../src/queue/select-queue.js'
@@ -23,7 +24,7 @@ export default class Worker extends BaseCommand<typeof Worker> {
     }),
   }
 
-  async run(): Promise<WorkerSummary & {queue: string}> {
+  async run(): Promise<WorkerSummary & {queue: string; handover?: HandoverReport}> {
     const get = (name: string) => this.settings.get(name)
     queueKindFor({get})
     // The key is needed for every send: a missing or malformed one fails here, before anything is received.
@@ -34,12 +35,16 @@ export default class Worker extends BaseCommand<typeof Worker> {
     const claimTimeoutMs = Number(get('SEND_CLAIM_TIMEOUT_MS')) || undefined
     const handler = createSendCampaignMessageProcessor({database, keyring, get, logger: this.logger, claimTimeoutMs})
 
+    // Without the environment override, the local worker follows the cutover flag in the database and reports the hand-over.
+    // It keeps draining the local queue whatever the flag says: the flag decides where new sends go, not what is already queued.
+    const watcher = opened.kind === 'local' && !get('USE_AWS_QUEUE')?.trim() ? new HandoverWatcher({database, queue: opened.queue, logger: this.logger}) : undefined
+    await watcher?.start()
     const {controller, dispose} = stopOnSignals({logger: this.logger, onForce: () => process.exit(130)})
     this.logger.info(`Worker polling the ${opened.display}${this.flags.drain ? ' until it is empty' : ''}; Ctrl-C to stop.`)
     let summary: WorkerSummary
     try {
       summary = await runWorker({
-        queue: opened.queue,
+        queue: watcher ? watcher.wrap() : opened.queue,
         source: opened.source,
         handler,
         concurrency: this.flags.concurrency,
@@ -52,6 +57,7 @@ export default class Worker extends BaseCommand<typeof Worker> {
     } finally {
       dispose()
     }
+    const handover = watcher?.stop()
     if (!this.jsonEnabled()) {
       this.log(
         `Stopped (${summary.stoppedBy === 'drain' ? 'queue empty' : 'signal'}): ${summary.received} received, ${summary.succeeded} done, ${summary.failed} to retry, ${summary.deleted} deleted${
@@ -59,6 +65,6 @@ export default class Worker extends BaseCommand<typeof Worker> {
         }${summary.released > 0 ? `, ${summary.released} released unprocessed` : ''}.`,
       )
     }
-    return {...summary, queue: opened.kind}
+    return {...summary, queue: opened.kind, ...(handover ? {handover} : {})}
   }
 }

@@ -6,6 +6,7 @@ import * as migration2 from './0002-channel-settings-consolidation.js'
 import * as migration3 from './0003-status-reason-and-provider-message-index.js'
 import * as migration4 from './0004-local-message-queue.js'
 import * as migration5 from './0005-send-pipeline-state.js'
+import * as migration6 from './0006-feature-flags.js'
 
 /** Every migration, in the order `migrate up` applies them, with the SHA-256 of its source file. */
 export const MIGRATIONS: MigrationEntry[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: MigrationEntry[] = [
   {name: '0003-status-reason-and-provider-message-index', checksum: '03c8fb265f36dcb455ee4ba6cbab6461899eda8eaa74d12ac4c091a55435e52b', module: migration3},
   {name: '0004-local-message-queue', checksum: '748251f1a10b503c63865eafde53531c7ca012af50978d6aa6d5b55abee2b2f6', module: migration4},
   {name: '0005-send-pipeline-state', checksum: '5c7c9d33b797d5cab5f96eaf98357558ae2c710faee2b1d5a1a12d80faeb8660', module: migration5},
+  {name: '0006-feature-flags', checksum: '3933270e915e68d198adcdca47b6f751ac5943a8c90c671d99b6a4f9c7982c95', module: migration6},
 ]

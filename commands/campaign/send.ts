@@ -1,12 +1,13 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {sendCampaign, type SendCampaignReport} from '../../src/campaigns/send-campaign.js'
-import {openMessageQueue, queueKindFor} from '../../src/queue/select-queue.js'
+import {openMessageQueueForTenant, queueKindFor} from '../../src/queue/select-queue.js'
+import {requireTenant} from '../../src/tenants/tenant-repository.js'
 
 export default class CampaignSend extends BaseCommand<typeof CampaignSend> {
   static override summary = 'Create one message per eligible contact and queue a send job for each.'
   static override description =
-    'Every address is validated first; an invalid one refuses the whole send. USE_AWS_QUEUE selects SQS (SQS_QUEUE_URL, SQS_ENDPOINT, AWS_REGION) over the local queue in the database. Safe to re-run: no message is created twice, and the ones not yet picked up by a sender are queued again (a duplicate job never sends twice).'
+    'Every address is validated first; an invalid one refuses the whole send. The USE_AWS_QUEUE cutover flag of the tenant (`engage cutover status`; the environment variable overrides it on this machine) selects SQS (SQS_QUEUE_URL, SQS_ENDPOINT, AWS_REGION) over the local queue in the database. Safe to re-run: no message is created twice, and the ones not yet picked up by a sender are queued again (a duplicate job never sends twice).'
 
   static override flags = {
     tenant: Flags.string({summary: 'Tenant slug or id.', required: true}),
@@ -19,7 +20,10 @@ export default class CampaignSend extends BaseCommand<typeof CampaignSend> {
     // Read the queue choice before opening anything, so a bad USE_AWS_QUEUE fails first.
     queueKindFor(settings)
     const database = await this.database()
-    const {queue, display} = await openMessageQueue(database, settings)
+    // The flag is read per tenant at send time, so a cutover needs no redeploy of anything that sends.
+    const tenant = await requireTenant(database.db, this.flags.tenant)
+    const {queue, display, flag} = await openMessageQueueForTenant(database, settings, tenant.id)
+    this.logger.debug(`USE_AWS_QUEUE=${flag.value} for ${tenant.slug} (from ${flag.source})`)
     const report = await sendCampaign(database, queue, {
       tenant: this.flags.tenant,
       campaignId: this.flags.campaign,

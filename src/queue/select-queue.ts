@@ -1,3 +1,4 @@
+import {readUseAwsQueue, type FlagReading} from '../cutover/flags.js'
 import type {Database} from '../db/database.js'
 import {UsageError} from '../errors/engage-error.js'
 import {LocalQueue, type LocalQueueOptions} from './local/local-queue.js'
@@ -89,6 +90,24 @@ export async function openMessageQueue(database: Database, settings: SettingsRea
   const deadLetterQueueUrl = settings.get('SQS_DLQ_URL')?.trim() || undefined
   const queue = new SqsQueue({client, queueUrl, ...(deadLetterQueueUrl ? {deadLetterQueueUrl} : {})})
   return {queue, kind, source: {queueArn: queueArnOf(url, region), awsRegion: region}, display: `SQS queue ${queueUrl}`}
+}
+
+/**
+ * Opens the queue the cutover flag selects for one tenant's new sends
+ * ({@link readUseAwsQueue}: the USE_AWS_QUEUE environment variable when set,
+ * else the tenant's row, else the global row, else local), read from the
+ * database at call time. `flag` says which value applied and where it came
+ * from.
+ */
+export async function openMessageQueueForTenant(
+  database: Database,
+  settings: SettingsReader,
+  tenantId: string,
+  options: OpenQueueOptions = {},
+): Promise<OpenedQueue & {flag: FlagReading}> {
+  const flag = await readUseAwsQueue(database, settings, tenantId)
+  const decided: SettingsReader = {get: (name) => (name === 'USE_AWS_QUEUE' ? String(flag.value) : settings.get(name))}
+  return {...(await openMessageQueue(database, decided, options)), flag}
 }
 
 /** `us-east-1` from https://sqs.us-east-1.amazonaws.com/…, undefined for other hosts. */
