@@ -28,13 +28,13 @@ describe.each(DIALECTS)('migration 0005 send pipeline state on %s', (dialect) =>
     const before = await dumpLegacyTables(database)
     const historyCount = Number((await sql<{n: string | number}>`SELECT COUNT(*) AS n FROM message_status_events`.execute(database.db)).rows[0]!.n)
 
-    const up = await migrator().up()
+    const up = await migrator().up({to: MIGRATION})
     const events = await database.db.selectFrom('message_status_events').select(['created_at', 'backend_delivered_at', 'applied', 'backend_attempts']).execute()
     const message = await database.db.selectFrom('messages').select(['send_claim_id', 'send_claimed_at', 'sent_at', 'status_reason']).executeTakeFirst()
     const tablesUp = await listTables(database.db, dialect)
     const down = await migrator().down({to: MIGRATION})
     const after = await dumpLegacyTables(database)
-    const again = await migrator().up()
+    const again = await migrator().up({to: MIGRATION})
 
     expect(up.error).toBeUndefined()
     expect(up.results.map((r) => [r.name, r.status])).toEqual([[MIGRATION, 'applied']])
@@ -53,7 +53,7 @@ describe.each(DIALECTS)('migration 0005 send pipeline state on %s', (dialect) =>
   })
 
   it('down refuses while a kept callback is unapplied, and goes through once it is applied', async () => {
-    expect((await migrator().up()).error).toBeUndefined()
+    expect((await migrator().up({to: MIGRATION})).error).toBeUndefined()
     const inserted = await database.db
       .insertInto('pending_status_callbacks')
       .values({provider_message_id: 'SM0001', tenant_id: 't1', status: 'delivered', params_json: '{}', received_at: '2026-01-01T00:00:00.000Z'})
@@ -72,7 +72,7 @@ describe.each(DIALECTS)('migration 0005 send pipeline state on %s', (dialect) =>
   })
 
   it.runIf(dialect === 'sqlite')('down stops, changing nothing, when a legacy table was altered after up', async () => {
-    expect((await migrator().up()).error).toBeUndefined()
+    expect((await migrator().up({to: MIGRATION})).error).toBeUndefined()
     await sql`ALTER TABLE messages ADD COLUMN someone_elses TEXT`.execute(database.db)
 
     const refused = await migrator().down({to: MIGRATION})
