@@ -13,6 +13,7 @@ import type {ScheduledEvent} from '../pipeline/aws-events.js'
 import {lambdaPoolSize} from '../lambda/pool-size.js'
 import {openLambdaDatabase} from '../pipeline/send/lambda-database.js'
 import {runStatusUpdate, type StatusUpdateResult} from '../pipeline/status-update/index.js'
+import {preloadTwilio} from '../providers/twilio/twilio-client.js'
 
 interface Clients {
   database: Database
@@ -27,6 +28,9 @@ async function build(): Promise<Clients> {
   const url = get('DATABASE_URL')
   if (!url) throw new Error('DATABASE_URL is not set for UpdateMessageStatus.')
   const keyring = Keyring.fromSettings(get)
+  // Reconciling asks Twilio through the provider factory, whose require('twilio') finds no
+  // node_modules in a zip: the literal import here is what puts the SDK in the bundle.
+  await preloadTwilio()
   const database = await openLambdaDatabase(url, {poolSize: lambdaPoolSize(get, 2)})
   const level = get('LOG_LEVEL') as LogLevel | undefined
   return {database, keyring, logger: createLogger(level && LOG_LEVELS.includes(level) ? level : 'info')}
