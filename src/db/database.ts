@@ -44,7 +44,13 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   }
   const pool = await openPostgres(target.url, {display: target.display, poolSize: options.poolSize})
   const db = new Kysely<any>({dialect: new PostgresDialect({pool})})
-  return {dialect: 'postgres', target, db, pool, close: () => db.destroy()}
+  // Kysely takes the pool over only on its first query, and destroy() ends only a pool it took
+  // over: a database closed unused would keep its idle connections, and the process, alive.
+  const close = async () => {
+    await db.destroy()
+    if (!pool.ended) await pool.end()
+  }
+  return {dialect: 'postgres', target, db, pool, close}
 }
 
 /**
