@@ -3,9 +3,12 @@ import {BaseCommand} from '../../src/cli/base-command.js'
 import {confirmAction} from '../../src/cli/confirm.js'
 import {askForMissing, promptText} from '../../src/cli/prompts.js'
 import {changeCutoverFlag, type ChangeFlagReport} from '../../src/cutover/change-flag.js'
-import {operatorName} from '../../src/cutover/flags.js'
+import {operatorName, readUseAwsQueue} from '../../src/cutover/flags.js'
+import {assertVerifyPassed, renderVerifyReport, runCutoverVerify, type VerifyReport} from '../../src/cutover/verify/index.js'
+import {Keyring} from '../../src/crypto/encryption-key.js'
 import {rollbackCutover, type RollbackReport} from '../../src/cutover/rollback.js'
 import {UsageError} from '../../src/errors/engage-error.js'
+import {requireTenant} from '../../src/tenants/tenant-repository.js'
 
 const MODES = ['enable', 'disable', 'rollback', 'verify'] as const
 
@@ -23,9 +26,14 @@ export default class Cutover extends BaseCommand<typeof Cutover> {
     reason: Flags.string({summary: 'Why: kept in the audit trail.'}),
     yes: Flags.boolean({summary: 'Do not ask for confirmation.', default: false}),
     'move-inflight': Flags.boolean({summary: 'With --rollback: move visible SQS messages back to the local queue.', default: false}),
+    to: Flags.string({summary: 'With --verify: a test recipient (E.164 or email); repeat for more.', multiple: true}),
+    channel: Flags.string({summary: 'With --verify: only this channel (sms, whatsapp, email); repeat for more.', multiple: true}),
+    timeout: Flags.integer({summary: 'With --verify: seconds to wait for every hop.', default: 120, min: 1}),
+    read: Flags.boolean({summary: 'With --verify: also wait for WhatsApp messages to be read.', default: false}),
+    'events-url': Flags.string({summary: 'With --verify: the SSE stream to follow (default ENGAGE_SERVE_URL/events).'}),
   }
 
-  async run(): Promise<ChangeFlagReport | RollbackReport | Record<string, unknown>> {
+  async run(): Promise<ChangeFlagReport | RollbackReport | VerifyReport | Record<string, unknown>> {
     const mode = MODES.find((name) => this.flags[name])
     if (!mode) {
       throw new UsageError('Say what to do: --enable, --disable, --rollback or --verify.', {
@@ -36,21 +44,15 @@ export default class Cutover extends BaseCommand<typeof Cutover> {
     if (this.flags['move-inflight'] && mode !== 'rollback') {
       throw new UsageError('--move-inflight only goes with --rollback.', {code: 'CUTOVER_FLAG_MISUSED', suggestions: ['Use `engage cutover --rollback --move-inflight`.']})
     }
-    if (this.flags.tenant !== undefined && mode !== 'enable' && mode !== 'disable') {
+    if (this.flags.tenant !== undefined && mode === 'rollback') {
       throw new UsageError(`--tenant goes with --enable or --disable, not --${mode}.`, {
         code: 'CUTOVER_FLAG_MISUSED',
-        suggestions: [mode === 'rollback' ? 'A rollback is for every tenant; for one tenant use `engage cutover --disable --tenant SLUG`.' : 'Drop --tenant.'],
+        suggestions: ['A rollback is for every tenant; for one tenant use `engage cutover --disable --tenant SLUG`.'],
       })
     }
     const settings = {get: (name: string) => this.settings.get(name)}
 
-    if (mode === 'verify') {
-      // CUTOVER-VERIFY CALL SITE: `runCutoverVerify(deps)` from src/cutover/verify/index.ts (another engineer's piece) goes here.
-      throw new UsageError('cutover --verify is not available in this build yet.', {
-        code: 'CUTOVER_VERIFY_UNAVAILABLE',
-        suggestions: ['Use `engage cutover status` and a small campaign (`engage campaign send`) to check the path meanwhile.'],
-      })
-    }
+    if (mode === 'verify') return this.verify(settings)
 
     if (mode === 'rollback') {
       // No confirmation: a rollback returns to the path that worked before, and an operator needs it at once.
@@ -92,6 +94,36 @@ export default class Cutover extends BaseCommand<typeof Cutover> {
           ? `USE_AWS_QUEUE ${who}: ${report.change.oldValue ?? 'unset'} → ${report.change.newValue}. New sends of ${report.tenant ? report.tenant.slug : 'tenants without an override'} go through ${enable ? 'SQS + Lambda' : 'the local queue'}.`
           : `USE_AWS_QUEUE ${who} is already ${report.change.newValue}; nothing changed.`,
       )
+    }
+    return report
+  }
+
+  /** --verify: runCutoverVerify (src/cutover/verify/) on the path the flag selects — the tenant's value with --tenant, else the global one. */
+  private async verify(settings: {get(name: string): string | undefined}): Promise<VerifyReport> {
+    const keyring = Keyring.fromSettings(settings.get)
+    const database = await this.database()
+    const tenantId = this.flags.tenant === undefined ? undefined : (await requireTenant(database.db, this.flags.tenant)).id
+    const flag = await readUseAwsQueue(database, settings, tenantId)
+    this.logger.info(`Verifying the ${flag.value ? 'SQS + Lambda' : 'local queue'} path (USE_AWS_QUEUE from ${flag.source}).`)
+    const report = await runCutoverVerify({
+      database,
+      settings: {get: (name) => (name === 'USE_AWS_QUEUE' ? String(flag.value) : settings.get(name))},
+      keyring,
+      logger: this.logger,
+      ...(this.flags.to ? {to: this.flags.to} : {}),
+      ...(this.flags.tenant ? {tenant: this.flags.tenant} : {}),
+      ...(this.flags.channel ? {channels: this.flags.channel} : {}),
+      timeoutMs: this.flags.timeout * 1000,
+      requireRead: this.flags.read,
+      ...(this.flags['events-url'] ? {eventsUrl: this.flags['events-url']} : {}),
+    })
+    if (!this.jsonEnabled()) {
+      this.log(renderVerifyReport(report).join('\n'))
+      assertVerifyPassed(report)
+    } else if (!report.ok) {
+      // One JSON document: the report itself, with the failure's exit code.
+      this.logJson(report)
+      this.exit(6)
     }
     return report
   }
