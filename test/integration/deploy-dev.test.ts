@@ -1,5 +1,7 @@
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {execFile, execFileSync} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
 import {afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {buildLambdaBundles} from '../../src/lambda/bundle.js'
 import {LAMBDA_FUNCTIONS} from '../../src/lambda/functions.js'
@@ -188,14 +190,21 @@ describe('engage deploy dev', () => {
     expect(calls()).toEqual([])
   })
 
-  it('fails at the bundle step, naming the missing handler entries, while the handlers do not exist', async () => {
-    const result = await run(['--yes'])
+  it('--yes without --skip-build builds the three real zips first, then runs init, plan and apply', async () => {
+    const result = await run(['--yes', '--json'])
 
-    expect(result.code).toBe(7)
-    expect(result.stderr).toContain('LAMBDA_ENTRY_MISSING')
-    expect(result.stderr).toContain('src/handlers/send-campaign-message.ts')
-    expect(calls()).toEqual([])
-  })
+    expect(result.code, result.stderr).toBe(0)
+    expect(calls().map((line) => line.split('|')[1]!.split(' ')[0])).toEqual(['init', 'workspace', 'plan', 'apply', 'output'])
+    const json = JSON.parse(result.stdout) as {bundles: Array<{name: string; zipPath: string; bytes: number}>}
+    expect(json.bundles.map((bundle) => bundle.name).sort()).toEqual(LAMBDA_FUNCTIONS.map((spec) => spec.name).sort())
+    for (const spec of LAMBDA_FUNCTIONS) {
+      const zip = join(work, 'build', 'lambda', `${spec.name}.zip`)
+      expect(statSync(zip).size).toBe(json.bundles.find((bundle) => bundle.name === spec.name)!.bytes)
+    }
+    // Terraform finds the zips where the synthesized stack says they are.
+    const tfJson = JSON.parse(readFileSync(join(stackDir(), 'cdk.tf.json'), 'utf8')) as {resource: {aws_lambda_function: Record<string, {filename: string}>}}
+    for (const fn of Object.values(tfJson.resource.aws_lambda_function)) expect(existsSync(join(stackDir(), fn.filename)), fn.filename).toBe(true)
+  }, 180_000)
 
   describe('with neither terraform nor tofu on PATH', () => {
     it('--synth-only synthesizes, without bundles, and exits 0', async () => {
@@ -210,6 +219,15 @@ describe('engage deploy dev', () => {
       expect(existsSync(join(work, 'build', 'lambda'))).toBe(false)
     })
 
+    it('without --yes and without a terminal it still says what to install, not what flag to pass', async () => {
+      const result = await run([], {}, '/usr/bin:/bin')
+
+      expect(result.code).toBe(7)
+      expect(result.stderr).toContain('IAC_BINARY_MISSING')
+      expect(result.stderr).not.toContain('CONFIRMATION_REQUIRED')
+      expect(result.stderr).toMatch(/Install OpenTofu .* or Terraform/)
+    })
+
     it('a full deploy synthesizes, says what to install and exits non-zero', async () => {
       const result = await run(['--yes'], {}, '/usr/bin:/bin')
 
@@ -219,4 +237,47 @@ describe('engage deploy dev', () => {
       expect(existsSync(join(stackDir(), 'cdk.tf.json'))).toBe(true)
     })
   })
+})
+
+/**
+ * A new user's first run: a fresh `git clone` of the committed tree (no
+ * build/, no dist/, no .env, no oclif manifest), dependencies installed,
+ * and neither terraform nor tofu on PATH.
+ */
+describe('engage deploy dev in a fresh clone without terraform or tofu', () => {
+  let clone: string
+  beforeAll(() => {
+    clone = join(mkdtempSync(join(tmpdir(), 'engage-fresh-clone-')), 'engage')
+    execFileSync('git', ['clone', '--quiet', PROJECT_ROOT, clone])
+    // Stands in for `npm ci`: the same installed packages, not copied.
+    symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(clone, 'node_modules'))
+    return () => rmSync(dirname(clone), {recursive: true, force: true})
+  })
+  const engage = (args: string[]) =>
+    new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', join(clone, 'bin', 'dev.js'), ...args], {cwd: clone, env: {PATH: '/usr/bin:/bin', HOME: clone, ...SETTINGS}, timeout: 120_000}, (error, stdout, stderr) =>
+        resolve({code: error ? ((error as {code?: number}).code ?? 1) : 0, stdout, stderr}),
+      )
+    })
+
+  it('--synth-only writes the Terraform JSON and exits 0', async () => {
+    expect(['terraform', 'tofu'].some((name) => existsSync(join('/usr/bin', name)) || existsSync(join('/bin', name)))).toBe(false)
+
+    const result = await engage(['deploy', 'dev', '--synth-only'])
+
+    expect(result.code, result.stderr).toBe(0)
+    const tfJsonPath = join(clone, 'build', 'cdktf', 'stacks', 'messaging', 'cdk.tf.json')
+    expect(result.stdout.trim()).toBe(tfJsonPath)
+    const json = readFileSync(tfJsonPath, 'utf8')
+    expect(Object.keys(JSON.parse(json).resource).sort()).toEqual(expect.arrayContaining(['aws_lambda_function', 'aws_sqs_queue', 'aws_apigatewayv2_route', 'aws_cloudwatch_event_rule']))
+    for (const secret of Object.values(SECRETS)) expect(json.includes(secret), 'a secret value leaked').toBe(false)
+  }, 150_000)
+
+  it('a deploy explains that terraform or tofu is missing and exits non-zero', async () => {
+    const result = await engage(['deploy', 'dev'])
+
+    expect(result.code).toBe(7)
+    expect(result.stderr).toContain('Neither tofu nor terraform is on PATH')
+    expect(result.stderr).toMatch(/Install OpenTofu .* or Terraform/)
+  }, 150_000)
 })
