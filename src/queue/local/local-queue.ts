@@ -370,6 +370,18 @@ export class LocalQueue implements MessageQueue {
     return {redriven, notFound: ids === undefined ? [] : [...new Set(ids)].filter((id) => !done.has(id))}
   }
 
+  /** Deletes dead letters of this queue by message id (e.g. jobs whose message was already sent); returns the ids removed. */
+  async deleteDeadLetters(ids: readonly string[]): Promise<string[]> {
+    const removed: string[] = []
+    await this.guard('deleteDeadLetters', async () => {
+      for (const part of chunk([...new Set(ids)], ID_CHUNK)) {
+        const rows = await this.database.db.deleteFrom(DEAD_LETTERS_TABLE).where(this.queueNameColumn(), '=', this.queueName).where('id', 'in', part).returning('id').execute()
+        removed.push(...rows.map((row) => row.id as string))
+      }
+    })
+    return removed
+  }
+
   /**
    * The queue_name column for a WHERE that also looks rows up by id. SQLite
    * would otherwise walk the (queue_name, …) index over the whole queue
