@@ -81,7 +81,7 @@ describe('the SendCampaignMessage Lambda bundle', () => {
     const [bundle] = await buildLambdaBundles({entries: [{name: SEND_CAMPAIGN_MESSAGE.name, entry: SEND_CAMPAIGN_MESSAGE.entry}], outDir: dir, rootDir: PROJECT_ROOT})
     // Unzipped where no node_modules exist above: only what is bundled can load.
     runDir = mkdtempSync(join(tmpdir(), 'engage-send-bundle-run-'))
-    execFileSync('unzip', ['-q', bundle!.zipPath, 'index.mjs', '-d', runDir])
+    execFileSync('unzip', ['-q', bundle!.zipPath, '-d', runDir])
   })
   afterAll(() => {
     rmSync(dir, {recursive: true, force: true})
