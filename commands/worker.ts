@@ -64,6 +64,11 @@ export default class Worker extends BaseCommand<typeof Worker> {
           summary.deleteFailed > 0 ? `, ${summary.deleteFailed} deletes refused` : ''
         }${summary.released > 0 ? `, ${summary.released} released unprocessed` : ''}.`,
       )
+      if (handover && handover.phase !== 'local') {
+        this.log(
+          `${handover.phase === 'handed-over' ? 'Handed over' : 'Handing over (not finished)'}: ${handover.inFlightAtFlip} in flight and ${handover.queuedAtFlip} queued locally at the flip; ${handover.finishedSinceFlip} finished since.`,
+        )
+      }
     }
     return {...summary, queue: opened.kind, ...(handover ? {handover} : {})}
   }

@@ -1,5 +1,7 @@
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {readCutoverStatus, type CutoverStatus} from '../../src/cutover/status.js'
+import {isEngageError} from '../../src/errors/engage-error.js'
+import {queueKindFor} from '../../src/queue/select-queue.js'
 
 export default class CutoverStatusCommand extends BaseCommand<typeof CutoverStatusCommand> {
   static override summary = 'Show USE_AWS_QUEUE: the global value, tenant overrides, an environment override, and the last 10 changes.'
@@ -9,6 +11,12 @@ export default class CutoverStatusCommand extends BaseCommand<typeof CutoverStat
     const database = await this.database()
     const status = await readCutoverStatus(database, settings)
     if (status.tableMissing) this.logger.warn('The feature flag tables do not exist yet: run `engage migrate up` (until then every send uses the local queue).')
+    try {
+      queueKindFor(settings)
+    } catch (error) {
+      if (!isEngageError(error)) throw error
+      this.logger.warn(`${error.message} Sends from this machine fail until it is fixed.`)
+    }
     if (status.envOverride) this.logger.warn(`USE_AWS_QUEUE=${status.envOverride.slice(0, 20)} is set in this environment: on this machine it overrides the database flag.`)
     if (!this.jsonEnabled()) this.log(render(status))
     return status

@@ -36,7 +36,10 @@ export default class DlqRedrive extends BaseCommand<typeof DlqRedrive> {
         )
       }
     }
-    if (report.queues.some((queue) => queue.failed > 0)) this.exit(6)
+    if (report.queues.some((queue) => queue.failed > 0)) {
+      if (this.jsonEnabled()) this.logJson(report)
+      this.exit(6)
+    }
     return report
   }
 }
