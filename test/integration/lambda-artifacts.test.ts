@@ -8,6 +8,7 @@ import {inflateRawSync} from 'node:zlib'
 import {SQSClient} from '@aws-sdk/client-sqs'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/database.js'
+import {buildAllLambdas} from '../../src/lambda/build-all.js'
 import {LAMBDA_FUNCTIONS} from '../../src/lambda/functions.js'
 import {toSqsEventRecord, type SqsEventRecord} from '../../src/queue/message-queue.js'
 import {SqsQueue} from '../../src/queue/sqs/sqs-queue.js'
@@ -125,13 +126,15 @@ describe('the shipped Lambda zips', () => {
   let tf: TerraformJson
   const runDirs: Record<string, string> = {}
   const zipFiles: Record<string, string[]> = {}
+  let cliHashes: Record<string, string> = {}
 
   beforeAll(async () => {
     // Unpacked outside the repository: the only code a handler can load is what its zip holds.
     work = mkdtempSync(join(tmpdir(), 'engage-artifacts-'))
     const built = await runCli(['lambda', 'build', '--out-dir', join(work, 'zips'), '--json'], {timeoutMs: 180_000})
     if (built.code !== 0) throw new Error(`engage lambda build failed (${built.code}): ${built.stderr}`)
-    const {bundles} = parseJson<{bundles: Array<{name: string; zipPath: string}>}>(built)
+    const {bundles} = parseJson<{bundles: Array<{name: string; zipPath: string; sha256: string}>}>(built)
+    cliHashes = Object.fromEntries(bundles.map((bundle) => [bundle.name, bundle.sha256]))
     for (const bundle of bundles) {
       runDirs[bundle.name] = join(work, 'run', bundle.name)
       zipFiles[bundle.name] = extractZip(bundle.zipPath, runDirs[bundle.name]!)
@@ -148,6 +151,13 @@ describe('the shipped Lambda zips', () => {
       expect(reachableNodeModules(runDirs[name]!)).toEqual([])
     }
   })
+
+  it('rebuilds to byte-identical zips, chunks included', async () => {
+    const again = await buildAllLambdas({outDir: join(work, 'zips-again')})
+
+    expect(Object.fromEntries(again.bundles.map((bundle) => [bundle.name, bundle.sha256]))).toEqual(cliHashes)
+    for (const bundle of again.bundles) expect(readFileSync(bundle.zipPath).equals(readFileSync(join(work, 'zips', `${bundle.name}.zip`))), bundle.name).toBe(true)
+  }, 120_000)
 
   describe.each(DIALECTS)('over %s', (dialect) => {
     let testDatabase: TestDatabase
