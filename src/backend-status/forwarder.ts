@@ -21,6 +21,8 @@ export interface ForwarderDeps {
   timeoutMs?: number
   backoff?: Partial<BackoffPolicy>
   random?: () => number
+  /** Epoch ms after which no new round starts (a Lambda must return before its timeout). */
+  deadline?: number
 }
 
 export interface ForwardResult {
@@ -63,6 +65,7 @@ export async function forwardStatusEvents(deps: ForwarderDeps): Promise<ForwardR
 
   for (;;) {
     const start = now()
+    if (deps.deadline !== undefined && start.getTime() >= deps.deadline) break
     const claimed = await claimDueEvents(deps.database, {
       now: start.toISOString(),
       leaseUntil: new Date(start.getTime() + leaseMs).toISOString(),

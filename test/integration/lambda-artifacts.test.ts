@@ -1,4 +1,5 @@
 import {execFile, spawnSync} from 'node:child_process'
+import {createServer, type Server} from 'node:http'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -13,6 +14,7 @@ import {LAMBDA_FUNCTIONS} from '../../src/lambda/functions.js'
 import {toSqsEventRecord, type SqsEventRecord} from '../../src/queue/message-queue.js'
 import {SqsQueue} from '../../src/queue/sqs/sqs-queue.js'
 import {startTwilioSandbox, twilioSignature, type TwilioSandbox} from '../../src/twilio-sandbox/index.js'
+import {verifyWebhook} from '../../src/webhooks/standard-webhooks.js'
 import {synthStacks} from '../../stacks/main.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
 import {startFauxqs, type FauxqsServer} from '../support/fauxqs.js'
@@ -31,6 +33,28 @@ import {migratedDatabase, newKey, parseJson, twilioSeed} from '../support/seed-f
 const ENV = 'artifacts'
 const WEBHOOK_BASE_URL = 'https://hooks.example.com'
 const WEBHOOK_PATH = '/webhooks/twilio'
+const BACKEND_SECRET = 'whsec_dGVzdC1vbmx5LXNlY3JldC1mb3ItYXJ0aWZhY3Rz'
+
+/** The backend's side of the status webhook: a real server that accepts only verified deliveries and records their ids. */
+async function startBackendReceiver(): Promise<{url: string; ids: string[]; rejected: number; close(): Promise<void>}> {
+  const received = {ids: [] as string[], rejected: 0}
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()))
+    req.on('end', () => {
+      const verified = verifyWebhook(req.headers, body, BACKEND_SECRET)
+      if (!verified.ok) received.rejected++
+      else received.ids.push(verified.id)
+      res.writeHead(verified.ok ? 204 : 401).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as {port: number}
+  return Object.assign(received, {
+    url: `http://127.0.0.1:${port}/internal/message-status`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  })
+}
 
 // Plays the Lambda runtime: one warm container, the handler invoked once per event, responses printed as JSON.
 const RUNTIME = `
@@ -170,22 +194,24 @@ describe('the shipped Lambda zips', () => {
     let messages: MessageRow[]
     const key = newKey()
     const twilio = twilioSeed()
+    let backend: Awaited<ReturnType<typeof startBackendReceiver>>
     const envFor = (name: string) =>
       stackEnvironment(tf, name, {
         database_url: testDatabase.url,
         encryption_key: key.hex,
-        backend_status_webhook_url: 'http://127.0.0.1:9/status',
-        backend_status_webhook_secret: 'whsec_dGVzdC1vbmx5LXNlY3JldC1mb3ItYXJ0aWZhY3Rz',
+        backend_status_webhook_url: backend.url,
+        backend_status_webhook_secret: BACKEND_SECRET,
       })
     // Test-only: the sandbox instead of api.twilio.com; quiet logs.
     const localEnv = (name: string) => ({...envFor(name), TWILIO_API_BASE_URL: sandbox.url, LOG_LEVEL: 'error'})
 
     beforeAll(async () => {
-      ;[testDatabase, sandbox, fauxqs] = await Promise.all([
+      ;[testDatabase, sandbox, fauxqs, backend] = await Promise.all([
         migratedDatabase(dialect),
         // Callbacks held back: the test delivers them itself, to the webhook handler.
         startTwilioSandbox({seed: twilio.seed, behaviour: {callbacks: {lateByMs: 600_000, maxAttempts: 1}}}),
         startFauxqs(),
+        startBackendReceiver(),
       ])
       database = await testDatabase.open()
       if (dialect === 'sqlite') return
@@ -210,7 +236,7 @@ describe('the shipped Lambda zips', () => {
     }, 120_000)
     afterAll(async () => {
       sqsClient?.destroy()
-      await Promise.allSettled([sandbox?.stop(), fauxqs?.stop()])
+      await Promise.allSettled([sandbox?.stop(), fauxqs?.stop(), backend?.close()])
       await testDatabase?.dispose()
     })
 
@@ -294,11 +320,16 @@ describe('the shipped Lambda zips', () => {
       }
 
       // STATUS_STALE_AFTER_MS: test-only, so messages sent a moment ago count as stale.
-      const [tick] = await invoke<Record<string, number>>(runDirs['update-message-status']!, [scheduled], {...localEnv('update-message-status'), STATUS_STALE_AFTER_MS: '1'})
+      const [tick] = await invoke<Record<string, unknown>>(runDirs['update-message-status']!, [scheduled], {...localEnv('update-message-status'), STATUS_STALE_AFTER_MS: '1'})
 
       expect(stillSent).toHaveLength(4)
-      expect(tick).toEqual({ok: {advanced: 0, reconciled: 4, errors: 0, checked: 4}})
+      const applied = await database.db.selectFrom('message_status_events').select('id').where('applied', '=', 1).execute()
+      expect(tick?.error).toBeUndefined()
+      expect(tick?.ok).toEqual({advanced: 0, reconciled: 4, errors: 0, checked: 4, forwarded: {delivered: applied.length, failed: 0, pending: 0}})
       for (const id of stillSent) expect(await statusOf(id)).toBe('delivered')
+      // Every applied status, the sender's, the webhook's and this run's, reached the backend once, verified.
+      expect(backend.rejected).toBe(0)
+      expect(backend.ids.sort()).toEqual(applied.map((row) => `msgstatus_${row.id}`).sort())
     })
   })
 })
