@@ -11,7 +11,7 @@ import {runWorker, type WorkerSummary} from '../src/worker/worker-loop.js'
 export default class Worker extends BaseCommand<typeof Worker> {
   static override summary = 'Process queued sends: poll the queue and run SendCampaignMessage on each batch, as the Lambda does in AWS.'
   static override description =
-    'Polls the local queue in the database (or SQS when USE_AWS_QUEUE is on), hands SQS-shaped batches to SendCampaignMessage, deletes what succeeded and lets failures come back with backoff. SIGINT/SIGTERM: stop receiving, finish the batches in flight, print a summary, exit 0 (a second signal stops at once). --drain exits once the queue is empty. Logs go to stderr.'
+    'Polls the local queue in the database (or SQS when USE_AWS_QUEUE is on), hands SQS-shaped batches to SendCampaignMessage, deletes what succeeded and lets failures come back with backoff. SIGINT/SIGTERM: stop receiving, finish the batches in flight, print a summary, exit 0 (a second signal stops at once). --drain exits once the queue is empty. Logs go to stderr. Cutover: the worker re-reads the USE_AWS_QUEUE flag every few seconds and at each poll; once every tenant is on AWS it reports the hand-over (what it held, what was left locally) — it keeps draining the local queue until it is empty and then idles, because the flag decides where new sends go, never what is already queued.'
 
   static override flags = {
     drain: Flags.boolean({summary: 'Exit 0 once the queue is empty and nothing is in flight.', default: false}),
