@@ -42,9 +42,11 @@ export interface PipelineOptions {
   sandboxBehaviour?: BehaviourInput
   /** Forwarder rounds besides being kicked (default 100 ms). */
   forwardIntervalMs?: number
+  /** Run serve's status forwarder (default true). */
+  forwarder?: boolean
   /** Where the forwarder posts; default this serve's own /internal/message-status. */
   statusWebhookUrl?: (serveUrl: string) => string
-  /** Visibility timeout of the queue, seconds (default 10; the local worker brings failed records back sooner, by backoff). */
+  /** Visibility timeout of the queue, seconds (default 30; the local worker brings failed records back sooner, by backoff). */
   visibilityTimeoutSeconds?: number
   maxReceiveCount?: number
   /** Extra processor dependencies (claim timeout, fault hooks). */
@@ -132,7 +134,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const serve = await startServeApp({
       database,
       port,
-      statusWebhookUrl: options.statusWebhookUrl?.(serveUrl) ?? `${serveUrl}/internal/message-status`,
+      statusWebhookUrl: options.forwarder === false ? undefined : (options.statusWebhookUrl?.(serveUrl) ?? `${serveUrl}/internal/message-status`),
       statusWebhookSecret,
       forwardIntervalMs: options.forwardIntervalMs ?? 100,
       forwardBackoff: {baseMs: 50, maxMs: 1_000},
@@ -152,7 +154,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const sse = options.sse === false ? undefined : await openSse(`${serve.urls.events}?tenant=${encodeURIComponent(tenantId)}`)
     if (sse) cleanups.push(async () => sse.close())
 
-    const visibility = options.visibilityTimeoutSeconds ?? 10
+    const visibility = options.visibilityTimeoutSeconds ?? 30
     const maxReceiveCount = options.maxReceiveCount ?? 10
     let queue: MessageQueue
     let source: QueueSource

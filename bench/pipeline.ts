@@ -1,0 +1,170 @@
+/**
+ * End-to-end send pipeline throughput: messages per second from the first
+ * enqueue until every message is `delivered` in the database, through
+ * queue → SendCampaignMessage → Twilio sandbox (HTTP) → signed status
+ * callbacks → serve's POST /webhooks/twilio → database, on the local queue
+ * (worker loop) and on SQS (fauxqs, an event-source-mapping loop). Beside it,
+ * in the same run:
+ *   - db-only: a bare sequential loop of the same database writes per
+ *     message (claim, recordAccepted, then the three callbacks' writes);
+ *   - sqs-bare: a bare receive(10)-and-delete loop against the same fauxqs,
+ *     with as many lanes as the pipeline.
+ * Targets (issue 4): local pipeline >= 1,000 msg/s on SQLite; SQS pipeline
+ * >= half the bare receive-and-delete loop.
+ *
+ *   node --import tsx bench/pipeline.ts [--messages 1000] [--lanes 4] [--dialects sqlite,postgres] [--forwarder]
+ */
+import {randomUUID} from 'node:crypto'
+import {SQSClient} from '@aws-sdk/client-sqs'
+import {inWriteTransaction, type Database, type Dialect} from '../src/db/database.js'
+import {applyStatus, findMessageByProviderId, lockProviderMessageId} from '../src/messages/index.js'
+import {recordAccepted} from '../src/pipeline/send/record-outcome.js'
+import {claimMessage} from '../src/pipeline/send/send-claim.js'
+import {encodeSendJob} from '../src/pipeline/send-job.js'
+import {ensureQueues, messagesQueueDefinition} from '../src/queue/sqs/queue-definitions.js'
+import {SqsQueue} from '../src/queue/sqs/sqs-queue.js'
+import {newSid} from '../src/twilio-sandbox/ids.js'
+import {startFauxqs, type FauxqsServer} from '../test/support/fauxqs.js'
+import {sendJobOf} from '../test/support/pipeline-fixtures.js'
+import {startPipeline, type PipelineQueueKind} from './support/pipeline-harness.js'
+
+function option(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`)
+  return at >= 0 && process.argv[at + 1] ? process.argv[at + 1]! : fallback
+}
+
+const MESSAGES = Number(option('messages', '1000'))
+const LANES = Number(option('lanes', '4'))
+const DIALECTS = option('dialects', 'sqlite').split(',') as Dialect[]
+const FORWARDER = process.argv.includes('--forwarder')
+
+interface Row {
+  name: string
+  dialect: Dialect | '-'
+  messages: number
+  seconds: number
+}
+const rows: Row[] = []
+const perSecond = (row: Row) => row.messages / row.seconds
+
+function report(row: Row): void {
+  rows.push(row)
+  console.log(`  ${row.name.padEnd(22)} ${row.dialect.padEnd(9)} ${String(row.messages).padStart(6)} msgs in ${row.seconds.toFixed(2).padStart(7)} s = ${perSecond(row).toFixed(0).padStart(6)} msg/s`)
+}
+
+async function pipelineRun(dialect: Dialect, queueKind: PipelineQueueKind, fauxqs: FauxqsServer): Promise<void> {
+  const pipeline = await startPipeline({dialect, queueKind, fauxqs, sse: false, forwarder: FORWARDER, visibilityTimeoutSeconds: 30})
+  try {
+    // Warm-up: loads the Twilio SDK, opens the tenant's credentials, fills caches.
+    const warm = await pipeline.newCampaign('sms', 20)
+    await pipeline.enqueue(warm.messages)
+    await pipeline.consume({lanes: LANES})
+    await pipeline.waitForDatabase(warm.messages, 'delivered')
+
+    const {messages} = await pipeline.newCampaign('sms', MESSAGES)
+    const started = process.hrtime.bigint()
+    await pipeline.enqueue(messages)
+    const consumed = await pipeline.consume({lanes: LANES})
+    const consumedAt = Number(process.hrtime.bigint() - started) / 1e9
+    const stragglers = await pipeline.waitForDatabase(messages, 'delivered', 300_000)
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    if (stragglers.size > 0) throw new Error(`${stragglers.size} messages never reached delivered`)
+    const counts = await pipeline.sendCounts(messages)
+    const notOnce = [...counts.values()].filter((count) => count.accepted !== 1).length
+    report({name: `pipeline ${queueKind}`, dialect, messages: MESSAGES, seconds})
+    console.log(`      (queue drained after ${consumedAt.toFixed(2)} s; ${consumed.failed} batch item failures; ${notOnce} messages not sent exactly once)`)
+  } finally {
+    await pipeline.stop()
+  }
+}
+
+/** The pipeline's database writes for each message, one message after another, with no HTTP and no queue. */
+async function databaseOnlyRun(dialect: Dialect): Promise<void> {
+  const pipeline = await startPipeline({dialect, queueKind: 'local', sse: false, forwarder: false})
+  try {
+    const {messages} = await pipeline.newCampaign('sms', MESSAGES)
+    const {database} = pipeline
+    const started = process.hrtime.bigint()
+    for (const message of messages) {
+      const claim = await claimMessage(database, message.id, {now: new Date(), claimTimeoutMs: 60_000})
+      if (claim.kind !== 'claimed') throw new Error(`claim: ${claim.kind}`)
+      const sid = newSid('SM')
+      await recordAccepted(database, {messageId: message.id, providerMessageId: sid, providerStatus: 'accepted', source: 'send', at: new Date()})
+      for (const status of ['queued', 'sent', 'delivered']) await applyCallback(database, sid, status)
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    report({name: 'db-only (same writes)', dialect, messages: MESSAGES, seconds})
+  } finally {
+    await pipeline.stop()
+  }
+}
+
+/** What the webhook processor writes for one verified callback. */
+async function applyCallback(database: Database, sid: string, status: string): Promise<void> {
+  await inWriteTransaction(database, async (trx) => {
+    await lockProviderMessageId(trx, sid)
+    const message = await findMessageByProviderId(trx, sid)
+    if (!message) throw new Error(`no message holds ${sid}`)
+    await applyStatus(trx, {messageId: message.id, status, providerStatus: status, source: 'twilio-webhook', payload: {MessageSid: sid, MessageStatus: status}, at: new Date().toISOString()})
+  })
+}
+
+async function sqsBareRun(fauxqs: FauxqsServer): Promise<void> {
+  const client = new SQSClient(fauxqs.clientConfig)
+  try {
+    const ensured = await ensureQueues(client, {...messagesQueueDefinition(`benchbare${process.pid}`), visibilityTimeoutSeconds: 30, receiveWaitTimeSeconds: 1})
+    const queue = new SqsQueue({client, queueUrl: ensured.queueUrl})
+    const jobs = Array.from({length: MESSAGES}, () => {
+      const job = sendJobOf({id: randomUUID(), tenant_id: 'tenant', campaign_id: 'campaign', channel: 'sms', to_address: '+15551230000'})
+      return {id: job.messageId, body: encodeSendJob(job)}
+    })
+    for (let start = 0; start < jobs.length; start += 100) {
+      const result = await queue.enqueue(jobs.slice(start, start + 100))
+      if (result.failed.length > 0) throw new Error('enqueue failed')
+    }
+    let received = 0
+    const started = process.hrtime.bigint()
+    await Promise.all(
+      Array.from({length: LANES}, async () => {
+        while (received < MESSAGES) {
+          const batch = await queue.receive({max: 10, waitSeconds: 0})
+          if (batch.length === 0) continue
+          received += batch.length
+          await queue.delete(batch.map((message) => message.receiptHandle))
+        }
+      }),
+    )
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    report({name: 'sqs-bare receive+delete', dialect: '-', messages: received, seconds})
+  } finally {
+    client.destroy()
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`bench/pipeline — ${MESSAGES} SMS messages per run, ${LANES} consumer lanes, forwarder ${FORWARDER ? 'on' : 'off'}, node ${process.version}`)
+  const fauxqs = await startFauxqs()
+  try {
+    await sqsBareRun(fauxqs)
+    for (const dialect of DIALECTS) {
+      await databaseOnlyRun(dialect)
+      await pipelineRun(dialect, 'local', fauxqs)
+      await pipelineRun(dialect, 'sqs', fauxqs)
+    }
+    await sqsBareRun(fauxqs)
+  } finally {
+    await fauxqs.stop()
+  }
+  const find = (name: string, dialect: string) => rows.find((row) => row.name === name && row.dialect === dialect)
+  const bare = rows.filter((row) => row.name.startsWith('sqs-bare')).map(perSecond)
+  const bareRate = bare.reduce((a, b) => a + b, 0) / bare.length
+  console.log('targets:')
+  for (const dialect of DIALECTS) {
+    const local = find('pipeline local', dialect)
+    const sqs = find('pipeline sqs', dialect)
+    if (dialect === 'sqlite' && local) console.log(`  local pipeline on sqlite ${perSecond(local).toFixed(0)} msg/s vs >= 1000: ${perSecond(local) >= 1000 ? 'MET' : 'MISSED'}`)
+    if (sqs) console.log(`  sqs pipeline on ${dialect} ${perSecond(sqs).toFixed(0)} msg/s vs >= half of bare ${bareRate.toFixed(0)} (${(bareRate / 2).toFixed(0)}): ${perSecond(sqs) >= bareRate / 2 ? 'MET' : 'MISSED'}`)
+  }
+}
+
+await main()
