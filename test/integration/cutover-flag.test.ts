@@ -97,7 +97,7 @@ describe.each(DIALECTS)('USE_AWS_QUEUE flag: precedence, audit, cutover commands
     const before = {flags: await flagRows(), audit: await auditRows()}
 
     // Independent refusals, run side by side.
-    const [both, none, unknownTenant, noReason, noYes, tenantRollback, moveWithoutRollback, badEnv] = await Promise.all([
+    const [both, none, unknownTenant, noReason, noYes, tenantRollback, moveWithoutRollback, badEnv, verifyNoRecipients] = await Promise.all([
       cli(['cutover', '--enable', '--disable', '--reason', 'x', '--yes']),
       cli(['cutover']),
       cli(['cutover', '--enable', '--tenant', 'nope', '--reason', 'x', '--yes']),
@@ -106,6 +106,7 @@ describe.each(DIALECTS)('USE_AWS_QUEUE flag: precedence, audit, cutover commands
       cli(['cutover', '--rollback', '--tenant', 'acme']),
       cli(['cutover', '--enable', '--move-inflight', '--reason', 'x', '--yes']),
       cli(['cutover', 'status', '--json'], {USE_AWS_QUEUE: 'maybe'}),
+      cli(['cutover', '--verify', '--timeout', '5'], {ENCRYPTION_KEY: 'ab'.repeat(32)}),
     ])
 
     expect(both.code).toBe(2)
@@ -125,6 +126,10 @@ describe.each(DIALECTS)('USE_AWS_QUEUE flag: precedence, audit, cutover commands
     // status still shows the database, and warns that this machine's override is unusable.
     expect(badEnv.code).toBe(0)
     expect(badEnv.stderr).toContain('USE_AWS_QUEUE="maybe" is neither on nor off')
+    // --verify is wired to runCutoverVerify on the path the database flag selects.
+    expect(verifyNoRecipients.code).toBe(2)
+    expect(verifyNoRecipients.stderr).toContain('Verifying the local queue path (USE_AWS_QUEUE from global)')
+    expect(verifyNoRecipients.stderr).toContain('VERIFY_NO_RECIPIENTS')
     expect({flags: await flagRows(), audit: await auditRows()}).toEqual(before)
   })
 
