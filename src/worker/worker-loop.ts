@@ -178,6 +178,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
           }
           // Messages hidden by another (or a dead) worker come back after their visibility timeout: wait for them.
           await sleep(idleDelayMs, options.signal)
+        } else if (waitSeconds === 0) {
+          // A receive that does not long-poll can answer without ever leaving the microtask queue
+          // (SQLite is synchronous): without a real pause, timers and signal handlers would starve.
+          await sleep(idleDelayMs, options.signal)
         }
         continue
       }

@@ -167,6 +167,21 @@ describe.each(DIALECTS)('worker loop (%s)', (dialect) => {
     expect(await running).toMatchObject({stoppedBy: 'signal', received: 0})
   })
 
+  it('an idle worker that does not long-poll still lets timers run, so a timed stop is heard', async () => {
+    const controller = new AbortController()
+    const handler: BatchHandler = async () => ({batchItemFailures: []})
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 10)
+    setTimeout(() => controller.abort(), 300)
+    try {
+      const summary = await runWorker({queue: queueOf(), source: SOURCE, handler, waitSeconds: 0, idleDelayMs: 20, signal: controller.signal})
+      expect(summary).toMatchObject({stoppedBy: 'signal', received: 0})
+    } finally {
+      clearInterval(ticker)
+    }
+    expect(ticks).toBeGreaterThan(0)
+  })
+
   it('SIGTERM while a slow batch is in the handler: the batch is finished and deleted, then exit 0', async () => {
     await enqueue(bodies(5))
     const worker = startChildWorker({DB_URL: testDb.url, QUEUE_NAME: queueName, VISIBILITY: '30', HANDLER_MS: '2000', BATCH: '10', DRAIN: '0'})
