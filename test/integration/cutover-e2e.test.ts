@@ -1,0 +1,91 @@
+import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {parse} from 'dotenv'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {DIALECTS, createTestDatabase, type TestDatabase} from '../support/databases.js'
+import {BIN, runCli, type CliResult} from '../support/run-cli.js'
+
+/**
+ * The cutover as an operator runs it, end to end, with `engage dev` as the
+ * local stack: migrate up; seed a sandbox tenant; deploy local; verify on the
+ * local path; enable; verify on the SQS path; roll back. Every step is the
+ * real CLI in its own process, and each one's exit code and output are
+ * checked.
+ */
+describe.each(DIALECTS)('cutover end to end (%s)', (dialect) => {
+  let dir: string
+  let testDatabase: TestDatabase | undefined
+  let dev: ChildProcessWithoutNullStreams | undefined
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'engage-cutover-e2e-'))
+    testDatabase = dialect === 'postgres' ? await createTestDatabase('postgres') : undefined
+  })
+
+  afterEach(async () => {
+    if (dev && dev.exitCode === null) dev.kill('SIGKILL')
+    dev = undefined
+    await testDatabase?.dispose()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('migrate up, seed, deploy local, verify (local), --enable, verify (SQS), --rollback', async () => {
+    const env: Record<string, string> = {ENGAGE_OPERATOR: 'e2e-operator', ...(testDatabase ? {DATABASE_URL: testDatabase.url} : {})}
+    const engage = async (...args: string[]): Promise<CliResult> => {
+      const result = await runCli(args, {cwd: dir, env, timeoutMs: 180_000})
+      expect(result.code, `engage ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr.slice(-3000)}`).toBe(0)
+      return result
+    }
+    const devArgs = ['--serve-port', '0', '--twilio-port', '0', '--sqs-port', '0', '--ses-port', '0']
+    const bin = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx', BIN] : [BIN]
+    dev = spawn(process.execPath, [...bin, 'dev', ...devArgs], {cwd: dir, env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env}})
+    let devOut = ''
+    let devErr = ''
+    dev.stdout.on('data', (chunk) => (devOut += chunk))
+    dev.stderr.on('data', (chunk) => (devErr += chunk))
+    const devExit = new Promise<number | null>((resolve) => dev!.on('close', (code) => resolve(code)))
+    const deadline = Date.now() + 60_000
+    while (!devOut.includes('ENGAGE_SERVE_URL=') || !devErr.includes('Waiting for the database')) {
+      if (dev.exitCode !== null || Date.now() > deadline) throw new Error(`engage dev did not start: ${devErr.slice(-2000)}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const dotenv = parse(readFileSync(join(dir, '.env')))
+
+    const migrated = await engage('migrate', 'up')
+    expect(migrated.stdout).toMatch(/Applied 0001-legacy-baseline/)
+
+    const seeded = await engage('seed', 'twilio', '--tenant', 'demo', '--create-tenant', '--name', 'Demo',
+      '--account-sid', 'AC00000000000000000000000000000001', '--messaging-service-sid', 'MG00000000000000000000000000000001',
+      '--from', '+15005550006', '--channels', 'sms')
+    expect(seeded.stdout).toMatch(/verified/i)
+    expect(seeded.stdout + seeded.stderr).not.toContain(dotenv.TWILIO_AUTH_TOKEN!)
+
+    const deployed = await engage('deploy', 'local', '--json')
+    const queues = JSON.parse(deployed.stdout) as {queues: {queueUrl: string; dlqUrl?: string}}
+    expect(queues.queues.queueUrl).toBe(dotenv.SQS_QUEUE_URL)
+
+    const local = await engage('cutover', '--verify', '--to', '+15555550100')
+    expect(local.stdout).toMatch(/\+15555550100\s+\d+ ms\s+\d+ ms\s+\d+ ms\s+–\s+\d+ ms\s+✓ ok/)
+    expect(local.stdout).toMatch(/✓ All 1 smoke message\(s\) went through the local queue/)
+
+    const enabled = await engage('cutover', '--enable', '--reason', 'e2e cutover', '--yes')
+    expect(enabled.stdout).toMatch(/USE_AWS_QUEUE .*→ true\. New sends .* go through SQS \+ Lambda/)
+
+    const sqs = await engage('cutover', '--verify', '--to', '+15555550101')
+    expect(sqs.stdout).toMatch(/\+15555550101\s+\d+ ms\s+\d+ ms\s+\d+ ms\s+–\s+\d+ ms\s+✓ ok/)
+    expect(sqs.stdout).toMatch(/✓ All 1 smoke message\(s\) went through SQS \(/)
+
+    const rolledBack = await engage('cutover', '--rollback', '--reason', 'e2e rollback')
+    expect(rolledBack.stdout).toMatch(/USE_AWS_QUEUE is off \(global true → false\)/)
+    expect(rolledBack.stdout).toMatch(/0 visible, 0 in flight/)
+
+    const status = JSON.parse((await engage('cutover', 'status', '--json')).stdout) as Record<string, any>
+    expect(JSON.stringify(status)).toContain('e2e rollback')
+    expect(JSON.stringify(status)).toContain('e2e-operator')
+
+    dev.kill('SIGINT')
+    expect(await devExit, devErr.slice(-2000)).toBe(0)
+  })
+})
