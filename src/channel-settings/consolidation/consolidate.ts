@@ -3,16 +3,17 @@ import {MigrationError} from '../../errors/engage-error.js'
 import type {MigrationContext} from '../../migrate/types.js'
 import {tableExists} from '../../migrate/schema-inspect.js'
 import {CONVERT_BATCH_ROWS, chunk} from './batches.js'
-import {convertRow, type SettingsWrite} from './convert.js'
+import {convertBatch} from './convert.js'
 import {assertDecryptable, decryptLegacyRows} from './decrypt-legacy.js'
 import {countLegacyRows, loadLegacyRows, loadSettingsPairs, loadTenantIds} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
+import {withMigrationPageCache} from './page-cache.js'
 import {planConsolidation} from './select-live-rows.js'
 import {captureLegacyState, makeSequenceTransactional, readSequence, saveState, stateKeys} from './state.js'
-import {TABLES, type ArchiveRow, type ConsolidationReport} from './types.js'
-import {assertVerified, verifyBatch, type VerifyProblem} from './verify.js'
-import {insertArchiveRows, insertCreatedSettings, updateExistingSettings} from './write.js'
+import {TABLES, type ConsolidationReport} from './types.js'
+import {assertVerified, verifyAgainstLegacy, verifyBatch, type VerifyProblem} from './verify.js'
+import {writeBatch} from './write.js'
 
 /**
  * Migration 0002 `up`: merges the live `tenant_channel_credentials_v2` row of
@@ -49,29 +50,20 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   await createStateTable(db)
 
   const archivedAt = new Date().toISOString()
-  let done = 0
-  const problems: VerifyProblem[] = []
-  for (const batch of chunk(plan.decisions, CONVERT_BATCH_ROWS)) {
-    const archive: ArchiveRow[] = []
-    const created: SettingsWrite[] = []
-    const updated: SettingsWrite[] = []
-    for (const decision of batch) {
-      const converted = convertRow(key!, decision, archivedAt)
-      archive.push(converted.archive)
-      if (converted.settings) (converted.settings.settingsId === undefined ? created : updated).push(converted.settings)
+  await withMigrationPageCache(db, dialect, async () => {
+    let done = 0
+    const problems: VerifyProblem[] = []
+    for (const decisions of chunk(plan.decisions, CONVERT_BATCH_ROWS)) {
+      const batch = convertBatch(key!, decisions)
+      await writeBatch(db, dialect, batch, archivedAt)
+      done += decisions.length
+      logger.debug(`consolidation: converted ${done}/${total}`)
+      problems.push(...(await verifyBatch(db, dialect, key!, batch)))
+      logger.debug(`consolidation: verified ${done}/${total}`)
     }
-    if (created.length > 0) {
-      const ids = await insertCreatedSettings(db, dialect, created)
-      for (const row of archive) if (row.settings_created === 1) row.settings_id = ids.get(row.id) ?? null
-    }
-    if (updated.length > 0) await updateExistingSettings(db, dialect, updated)
-    await insertArchiveRows(db, dialect, archive)
-    done += batch.length
-    logger.debug(`consolidation: converted ${done}/${total}`)
-    problems.push(...(await verifyBatch(db, key!, batch)))
-    logger.debug(`consolidation: verified ${done}/${total}`)
-  }
-  await assertVerified(db, problems, total, await countLegacyRows(db))
+    if (total > 0) problems.push(...(await verifyAgainstLegacy(db, dialect)))
+    await assertVerified(db, problems, total)
+  })
   await dropTable(db, TABLES.legacy)
   state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
   await saveState(db, state)

@@ -1,12 +1,15 @@
 import {encryptField} from '../../crypto/envelope.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
+import {MigrationError} from '../../errors/engage-error.js'
 import {
   archiveCredentialsContext,
   archiveWebhookContext,
   settingsCredentialsContext,
   settingsWebhookContext,
 } from './contexts.js'
-import type {ArchiveRow, RowDecision, SettingsCredentials} from './types.js'
+import {parseLegacyPlaintext} from './decrypt-legacy.js'
+import {rebuildsFromIv} from './legacy-bytes.js'
+import type {RowDecision} from './types.js'
 
 /** The non-secret part of the credentials, kept readable for commands that only show configuration. */
 export function providerConfig(provider: string, credentials: Record<string, string>): Record<string, string> {
@@ -16,95 +19,88 @@ export function providerConfig(provider: string, credentials: Record<string, str
   return config
 }
 
-/** A settings row 0002 writes: into an existing row (settingsId) or a new disabled one. */
-export interface SettingsWrite extends SettingsCredentials {
-  legacyId: number
-  settingsId?: number
-  tenant_id: string
-  channel: string
-  provider: string
-  created_at: string
-  updated_at: string
-}
+/** How an archive row keeps its legacy value: the IV only (rebuilt by `down`), or the value verbatim. */
+export const LEGACY_KEPT = {iv: 0, verbatim: 1} as const
 
-export interface ConvertedRow {
-  archive: ArchiveRow
-  settings?: SettingsWrite
+/**
+ * What one archive row gets from JavaScript; every other column is copied
+ * from its legacy row in SQL (write.ts):
+ * [legacy id, reason, settings id (existing row) or null, settings created 0/1,
+ *  ev1 credentials or null, ev1 webhook secret or null, LEGACY_KEPT].
+ */
+export type ArchiveTuple = [number, string, number | null, 0 | 1, string | null, string | null, 0 | 1]
+/** An existing settings row's computed columns: [legacy id, settings id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
+export type SettingsUpdateTuple = [number, number, string, string, string | null]
+/** A created settings row's computed columns: [legacy id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
+export type SettingsCreateTuple = [number, string, string, string | null]
+
+/**
+ * One batch re-encrypted, as the writes take it, plus what verification
+ * compares the read-back against: for each decision, the ev1 credentials and
+ * webhook-secret envelopes written (wherever they went), or null.
+ */
+export interface ConvertedBatch {
+  decisions: readonly RowDecision[]
+  archive: ArchiveTuple[]
+  updated: SettingsUpdateTuple[]
+  created: SettingsCreateTuple[]
+  credentials: (string | null)[]
+  secrets: (string | null)[]
 }
 
 /**
- * Re-encrypts one legacy row into the ev1 format. Merged rows put the
- * credentials and webhook secret in the settings row; every other reason keeps
- * them, still encrypted, in the archive row. An empty webhook secret is stored
- * as NULL in settings (nothing can sign with it) and remembered in the archive
- * so `down` restores '' rather than NULL.
+ * Re-encrypts a batch of legacy rows into the ev1 format. Merged rows put
+ * the credentials and webhook secret in the settings row; every other reason
+ * keeps them, still encrypted, in the archive row, bound to the legacy id. An
+ * empty webhook secret is stored as NULL in settings (nothing can sign with
+ * it) and remembered in the archive so `down` restores '' rather than NULL.
+ * Undecryptable rows keep their legacy value verbatim and no credentials.
  */
-export function convertRow(key: EncryptionKey, decision: RowDecision, archivedAt: string): ConvertedRow {
-  const {row} = decision.decrypted
-  const secret = row.webhook_secret
-  const base: ArchiveRow = {
-    id: row.id,
-    tenant_id: row.tenant_id,
-    channel: row.channel,
-    provider: row.provider,
-    credentials_encrypted: null,
-    messaging_service_sid: row.messaging_service_sid,
-    webhook_url: row.webhook_url,
-    webhook_secret_encrypted: null,
-    is_verified: row.is_verified,
-    verification_error: row.verification_error,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    legacy_iv: null,
-    legacy_ciphertext: null,
-    reason: decision.reason,
-    settings_id: decision.settingsId ?? null,
-    settings_created: 0,
-    archived_at: archivedAt,
+export function convertBatch(key: EncryptionKey, decisions: readonly RowDecision[]): ConvertedBatch {
+  const out: ConvertedBatch = {
+    decisions,
+    archive: new Array(decisions.length),
+    updated: [],
+    created: [],
+    credentials: new Array(decisions.length),
+    secrets: new Array(decisions.length),
   }
-  const archiveSecret = (value: string) => encryptField(key, value, archiveWebhookContext(row.id, row.tenant_id, row.channel))
-  if (!decision.decrypted.ok) {
-    return {archive: {...base, legacy_ciphertext: row.credentials_encrypted, webhook_secret_encrypted: secret === null ? null : archiveSecret(secret)}}
-  }
-  const {plaintext, credentials, rebuildable} = decision.decrypted
-  const legacy = rebuildable
-    ? {legacy_iv: row.credentials_encrypted.slice(0, 32), legacy_ciphertext: null}
-    : {legacy_iv: null, legacy_ciphertext: row.credentials_encrypted}
-  if (decision.reason !== 'merged') {
-    return {
-      archive: {
-        ...base,
-        ...legacy,
-        credentials_encrypted: encryptField(key, plaintext, archiveCredentialsContext(row.id, row.tenant_id, row.channel)),
-        webhook_secret_encrypted: secret === null ? null : archiveSecret(secret),
-      },
+  for (let index = 0; index < decisions.length; index++) {
+    const decision = decisions[index]!
+    const entry = decision.decrypted
+    const {id, tenant_id: tenantId, channel} = entry.row
+    const secret = entry.row.webhook_secret
+    if (!entry.ok) {
+      const archivedSecret = secret === null ? null : encryptField(key, secret, archiveWebhookContext(id, tenantId, channel))
+      out.archive[index] = [id, decision.reason, null, 0, null, archivedSecret, LEGACY_KEPT.verbatim]
+      out.credentials[index] = null
+      out.secrets[index] = archivedSecret
+      continue
     }
+    const kept = rebuildsFromIv(entry.row.credentials_encrypted) ? LEGACY_KEPT.iv : LEGACY_KEPT.verbatim
+    if (decision.reason !== 'merged') {
+      const credentials = encryptField(key, entry.plaintext, archiveCredentialsContext(id, tenantId, channel))
+      const archivedSecret = secret === null ? null : encryptField(key, secret, archiveWebhookContext(id, tenantId, channel))
+      out.archive[index] = [id, decision.reason, null, 0, credentials, archivedSecret, kept]
+      out.credentials[index] = credentials
+      out.secrets[index] = archivedSecret
+      continue
+    }
+    const credentials = encryptField(key, entry.plaintext, settingsCredentialsContext(tenantId, channel))
+    const parsed = parseLegacyPlaintext(entry.row.provider, entry.plaintext)
+    // Parsed before, in the decrypt pass, by the same deterministic function.
+    if (!('credentials' in parsed)) throw new MigrationError(`Legacy row ${id} parsed once and not again.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const config = JSON.stringify(providerConfig(entry.row.provider, parsed.credentials))
+    let settingsSecret: string | null = null
+    let archivedSecret: string | null = null
+    if (secret === '') archivedSecret = encryptField(key, secret, archiveWebhookContext(id, tenantId, channel))
+    else if (secret !== null) settingsSecret = encryptField(key, secret, settingsWebhookContext(tenantId, channel))
+    const settingsId = decision.settingsId
+    if (settingsId === undefined) out.created.push([id, config, credentials, settingsSecret])
+    else out.updated.push([id, settingsId, config, credentials, settingsSecret])
+    out.archive[index] = [id, 'merged', settingsId ?? null, settingsId === undefined ? 1 : 0, null, archivedSecret, kept]
+    out.credentials[index] = credentials
+    out.secrets[index] = settingsSecret ?? archivedSecret
   }
-  return {
-    archive: {
-      ...base,
-      ...legacy,
-      webhook_secret_encrypted: secret === '' ? archiveSecret(secret) : null,
-      settings_created: decision.settingsId === undefined ? 1 : 0,
-    },
-    settings: {
-      legacyId: row.id,
-      settingsId: decision.settingsId,
-      tenant_id: row.tenant_id,
-      channel: row.channel,
-      provider: row.provider,
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-      provider_config_json: JSON.stringify(providerConfig(row.provider, credentials)),
-      credentials_encrypted: encryptField(key, plaintext, settingsCredentialsContext(row.tenant_id, row.channel)),
-      messaging_service_sid: row.messaging_service_sid,
-      webhook_url: row.webhook_url,
-      webhook_secret_encrypted:
-        secret === null || secret === '' ? null : encryptField(key, secret, settingsWebhookContext(row.tenant_id, row.channel)),
-      is_verified: row.is_verified,
-      // v2 has no verification time; its last update is the best bound we have.
-      verified_at: row.is_verified ? row.updated_at : null,
-      verification_error: row.verification_error,
-    },
-  }
+  return out
 }

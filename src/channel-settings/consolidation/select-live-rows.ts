@@ -29,26 +29,36 @@ export function planConsolidation(
   tenantIds: Set<string>,
   settings: {tenant_id: string; channel: string; id: number}[],
 ): ConsolidationPlan {
-  const settingsByPair = new Map(settings.map((row) => [pairKey(row.tenant_id, row.channel), row.id]))
-  const liveByPair = new Map<string, DecryptedRow>()
-  // One key string per row, built and hashed once (100,000 rows: fresh strings per lookup showed in profiles).
-  const keys = decrypted.map((entry) => pairKey(entry.row.tenant_id, entry.row.channel))
-  for (const [index, entry] of decrypted.entries()) {
-    if (!tenantIds.has(entry.row.tenant_id)) continue
-    const key = keys[index]!
+  const settingsByPair = new Map<string, number>()
+  for (const row of settings) settingsByPair.set(pairKey(row.tenant_id, row.channel), row.id)
+  // One key string per row, built and hashed once; plain loops (100,000 rows: per-row closures and
+  // fresh strings showed in profiles).
+  const count = decrypted.length
+  const keys: (string | undefined)[] = new Array(count)
+  const liveByPair = new Map<string, number>()
+  for (let index = 0; index < count; index++) {
+    const row = decrypted[index]!.row
+    if (!tenantIds.has(row.tenant_id)) continue
+    const key = pairKey(row.tenant_id, row.channel)
+    keys[index] = key
     const current = liveByPair.get(key)
-    if (!current || isNewer(entry.row, current.row)) liveByPair.set(key, entry)
+    if (current === undefined || isNewer(row, decrypted[current]!.row)) liveByPair.set(key, index)
   }
   const counts = Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>
   let intoExisting = 0
   let created = 0
   const mergedPairs = new Set<string>()
-  const decisions: RowDecision[] = decrypted.map((entry, index) => {
-    const key = keys[index]!
+  const undecryptableRowIds: number[] = []
+  const decisions: RowDecision[] = new Array(count)
+  for (let index = 0; index < count; index++) {
+    const entry = decrypted[index]!
+    const key = keys[index]
     let decision: RowDecision
-    if (!entry.ok) decision = {decrypted: entry, reason: 'undecryptable'}
-    else if (!tenantIds.has(entry.row.tenant_id)) decision = {decrypted: entry, reason: 'orphaned'}
-    else if (liveByPair.get(key) !== entry) decision = {decrypted: entry, reason: 'superseded'}
+    if (!entry.ok) {
+      decision = {decrypted: entry, reason: 'undecryptable'}
+      undecryptableRowIds.push(entry.row.id)
+    } else if (key === undefined) decision = {decrypted: entry, reason: 'orphaned'}
+    else if (liveByPair.get(key) !== index) decision = {decrypted: entry, reason: 'superseded'}
     else {
       const settingsId = settingsByPair.get(key)
       decision = {decrypted: entry, reason: 'merged', settingsId}
@@ -57,17 +67,18 @@ export function planConsolidation(
       else intoExisting++
     }
     counts[decision.reason]++
-    return decision
-  })
-  const unchanged = settings.filter((row) => !mergedPairs.has(pairKey(row.tenant_id, row.channel))).length
+    decisions[index] = decision
+  }
+  let unchanged = 0
+  for (const row of settings) if (!mergedPairs.has(pairKey(row.tenant_id, row.channel))) unchanged++
   return {
     decisions,
     report: {
-      legacyCredentialRows: decrypted.length,
+      legacyCredentialRows: count,
       merge: {intoExistingSettings: intoExisting, createdDisabledSettings: created},
       settingsRowsUnchanged: unchanged,
-      archive: {total: decrypted.length, byReason: counts},
-      undecryptableRowIds: decrypted.filter((entry) => !entry.ok).map((entry) => entry.row.id),
+      archive: {total: count, byReason: counts},
+      undecryptableRowIds,
     },
   }
 }

@@ -73,10 +73,23 @@ export const LEGACY_SETTINGS_COLUMNS = [
 export type ArchiveReason = 'merged' | 'superseded' | 'orphaned' | 'undecryptable'
 export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded', 'orphaned', 'undecryptable']
 
+/**
+ * The columns of a legacy row that `up` reads into memory: what it decrypts,
+ * plans with and encrypts. The other columns never pass through JavaScript:
+ * the writes copy them from the legacy table in SQL and the verification
+ * compares them there.
+ */
+export type LoadedLegacyRow = Pick<
+  LegacyCredentialRow,
+  'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret' | 'updated_at'
+>
+
+export const LOADED_LEGACY_COLUMNS = ['id', 'tenant_id', 'channel', 'provider', 'credentials_encrypted', 'webhook_secret', 'updated_at'] as const
+
 /** A legacy row after the decrypt pass: its plaintext, or why it has none. */
 export type DecryptedRow =
-  | {row: LegacyCredentialRow; ok: true; plaintext: Buffer; credentials: Record<string, string>; rebuildable: boolean}
-  | {row: LegacyCredentialRow; ok: false; problem: string}
+  | {row: LoadedLegacyRow; ok: true; plaintext: Buffer}
+  | {row: LoadedLegacyRow; ok: false; problem: string}
 
 /** What happens to one legacy row. */
 export interface RowDecision {

@@ -1,7 +1,7 @@
-import {sql, type Kysely} from 'kysely'
-import {decryptField} from '../../crypto/envelope.js'
+import {type Kysely} from 'kysely'
+import {decryptField, type FieldContext} from '../../crypto/envelope.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
-import {encryptLegacy} from '../../crypto/legacy-cbc.js'
+import type {Dialect} from '../../db/database.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import {
   archiveCredentialsContext,
@@ -9,42 +9,23 @@ import {
   settingsCredentialsContext,
   settingsWebhookContext,
 } from './contexts.js'
-import {TABLES, type RowDecision} from './types.js'
+import type {ConvertedBatch} from './convert.js'
+import {TABLES} from './types.js'
+import {execute} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
+/** What the read-back returns for one archive row and the settings row it points at. */
 interface StoredRow {
   id: number
-  tenant_id: string
-  channel: string
-  provider: string
   reason: string
+  settings_id: number | null
+  settings_created: number
   credentials_encrypted: string | null
   webhook_secret_encrypted: string | null
-  messaging_service_sid: string | null
-  webhook_url: string | null
-  is_verified: number
-  verification_error: string | null
-  created_at: string
-  updated_at: string
-  legacy_iv: string | null
-  legacy_ciphertext: string | null
-  settings_id: number | null
   s_id: number | null
   s_credentials: string | null
   s_webhook: string | null
-  s_messaging_service_sid: string | null
-  s_webhook_url: string | null
-  s_is_verified: number | null
-  s_verification_error: string | null
-}
-
-function tryDecrypt(key: EncryptionKey, envelope: string, context: Parameters<typeof decryptField>[2]): Buffer | undefined {
-  try {
-    return decryptField(key, envelope, context)
-  } catch {
-    return undefined
-  }
 }
 
 export interface VerifyProblem {
@@ -52,101 +33,184 @@ export interface VerifyProblem {
   problem: string
 }
 
+function tryDecrypt(key: EncryptionKey, envelope: string, context: FieldContext): Buffer | undefined {
+  try {
+    return decryptField(key, envelope, context)
+  } catch {
+    return undefined
+  }
+}
+
+const archive = `"${TABLES.archive}"`
+const settings = `"${TABLES.settings}"`
+const legacy = `"${TABLES.legacy}"`
+
 /**
- * Reads back what one batch wrote and proves nothing was lost, before commit:
- * each legacy row has its archive row; every merged row's settings
- * credentials (and every other row's archived ones) decrypt to the legacy
- * plaintext; the legacy ciphertext can be rebuilt byte for byte from archive +
- * settings (what `down` will do). Batches keep the read-back small; the
- * caller throws (and so rolls back) via assertVerified.
+ * Reads back what one batch wrote and checks, before commit, every value that
+ * JavaScript computed: each legacy row has its archive row with the planned
+ * reason and settings row; the ev1 envelopes stored are byte for byte the
+ * ones computed, and decrypting those stored bytes gives the legacy plaintext
+ * (credentials) and the legacy webhook secret (NULL and '' kept apart). What
+ * the database copied from the legacy row, the kept legacy value included, is
+ * checked in SQL by verifyAgainstLegacy.
  */
-export async function verifyBatch(
-  db: Kysely<any>,
-  key: EncryptionKey,
-  decisions: readonly RowDecision[],
-): Promise<VerifyProblem[]> {
+export async function verifyBatch(db: Kysely<any>, dialect: Dialect, key: EncryptionKey, batch: ConvertedBatch): Promise<VerifyProblem[]> {
+  const {decisions} = batch
   const first = decisions[0]?.decrypted.row.id
   const last = decisions.at(-1)?.decrypted.row.id
   if (first === undefined || last === undefined) return []
-  const {rows} = await sql<StoredRow>`SELECT a.id, a.tenant_id, a.channel, a.provider, a.reason, a.credentials_encrypted,
-      a.webhook_secret_encrypted, a.messaging_service_sid, a.webhook_url, a.is_verified, a.verification_error,
-      a.created_at, a.updated_at, a.legacy_iv, a.legacy_ciphertext, a.settings_id,
-      s.id AS s_id, s.credentials_encrypted AS s_credentials, s.webhook_secret_encrypted AS s_webhook,
-      s.messaging_service_sid AS s_messaging_service_sid, s.webhook_url AS s_webhook_url,
-      s.is_verified AS s_is_verified, s.verification_error AS s_verification_error
-    FROM ${sql.table(TABLES.archive)} a LEFT JOIN ${sql.table(TABLES.settings)} s ON s.id = a.settings_id
-    WHERE a.id >= ${first} AND a.id <= ${last}`.execute(db)
-  const stored = new Map(rows.map((row) => [Number(row.id), row]))
+  const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
+  const rows = await execute<StoredRow>(
+    db,
+    `SELECT a.id, a.reason, a.settings_id, a.settings_created, a.credentials_encrypted, a.webhook_secret_encrypted, s.id AS s_id, s.credentials_encrypted AS s_credentials, s.webhook_secret_encrypted AS s_webhook
+    FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id
+    WHERE a.id >= ${p(1)} AND a.id <= ${p(2)} ORDER BY a.id`,
+    [first, last],
+  )
   const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
-  if (stored.size !== decisions.length) fail(first, `archive has ${stored.size} rows for the ${decisions.length} legacy rows ${first}–${last}`)
-  for (const decision of decisions) {
+  // Both lists are in id order; a batch is a contiguous run of legacy ids, so equal lengths pair up by index.
+  const byIndex = rows.length === decisions.length
+  const byId = byIndex ? undefined : new Map(rows.map((row) => [Number(row.id), row]))
+  if (!byIndex) fail(first, `archive has ${rows.length} rows for the ${decisions.length} legacy rows ${first}–${last}`)
+  for (let index = 0; index < decisions.length; index++) {
+    const decision = decisions[index]!
     const original = decision.decrypted.row
-    const row = stored.get(original.id)
-    if (!row) {
-      fail(original.id, 'missing from the archive')
+    const id = original.id
+    const candidate = byIndex ? rows[index] : byId!.get(id)
+    if (!candidate || Number(candidate.id) !== id) {
+      fail(id, 'missing from the archive')
       continue
     }
-    if (row.reason !== decision.reason) fail(original.id, `archived as ${row.reason}, planned ${decision.reason}`)
-    for (const column of ['tenant_id', 'channel', 'provider', 'messaging_service_sid', 'webhook_url', 'verification_error', 'created_at', 'updated_at'] as const) {
-      if (row[column] !== original[column]) fail(original.id, `archive ${column} differs`)
-    }
-    if (Number(row.is_verified) !== original.is_verified) fail(original.id, 'archive is_verified differs')
+    const row = candidate
+    if (row.reason !== decision.reason) fail(id, `archived as ${row.reason}, planned ${decision.reason}`)
     const merged = decision.reason === 'merged'
+    const secret = original.webhook_secret
+    const credentialsWritten = batch.credentials[index]
+    const secretWritten = batch.secrets[index]
+
+    // Where the values went.
+    let credentialsStored: string | null
+    let credentialsContext: FieldContext
+    let secretStored: string | null
+    let secretContext: FieldContext
     if (merged) {
-      if (row.s_id === null) {
-        fail(original.id, 'merged into a settings row that does not exist')
+      const settingsId = row.s_id === null ? null : Number(row.s_id)
+      if (settingsId === null) {
+        fail(id, 'merged into a settings row that does not exist')
         continue
       }
-      if (row.s_messaging_service_sid !== original.messaging_service_sid || row.s_webhook_url !== original.webhook_url
-        || Number(row.s_is_verified) !== original.is_verified || row.s_verification_error !== original.verification_error) {
-        fail(original.id, 'settings row metadata differs from the legacy row')
+      const created = Number(row.settings_created) === 1
+      if (decision.settingsId === undefined ? !created : created || settingsId !== decision.settingsId) {
+        fail(id, `merged into settings row ${settingsId}, planned ${decision.settingsId ?? 'a created row'}`)
       }
-    }
-    // Credentials: decrypt what was stored and rebuild the legacy bytes from it.
-    let plaintext: Buffer | undefined
-    if (!decision.decrypted.ok) {
-      if (row.legacy_ciphertext !== original.credentials_encrypted) fail(original.id, 'undecryptable row not kept verbatim')
+      if (row.credentials_encrypted !== null) fail(id, 'merged row also keeps credentials in the archive')
+      credentialsStored = row.s_credentials
+      credentialsContext = settingsCredentialsContext(original.tenant_id, original.channel)
+      // A non-empty secret lives in settings; '' only in the archive (settings cannot sign with it).
+      const inSettings = secret !== null && secret !== ''
+      if ((inSettings ? row.webhook_secret_encrypted : row.s_webhook) !== null) fail(id, 'webhook secret stored in the wrong table')
+      secretStored = inSettings ? row.s_webhook : row.webhook_secret_encrypted
+      secretContext = inSettings
+        ? settingsWebhookContext(original.tenant_id, original.channel)
+        : archiveWebhookContext(id, original.tenant_id, original.channel)
     } else {
-      const envelope = merged ? row.s_credentials : row.credentials_encrypted
-      const context = merged
-        ? settingsCredentialsContext(row.tenant_id, row.channel)
-        : archiveCredentialsContext(original.id, row.tenant_id, row.channel)
-      plaintext = envelope === null ? undefined : tryDecrypt(key, envelope, context)
-      if (!plaintext || !plaintext.equals(decision.decrypted.plaintext)) fail(original.id, 'new credentials do not decrypt to the legacy plaintext')
-      else {
-        const rebuilt = row.legacy_ciphertext ?? (row.legacy_iv ? encryptLegacy(key.key, plaintext, Buffer.from(row.legacy_iv, 'hex')) : null)
-        if (rebuilt !== original.credentials_encrypted) fail(original.id, 'legacy ciphertext cannot be rebuilt exactly')
-      }
+      if (row.settings_id !== null || Number(row.settings_created) !== 0) fail(id, `${decision.reason} row points at a settings row`)
+      credentialsStored = row.credentials_encrypted
+      credentialsContext = archiveCredentialsContext(id, original.tenant_id, original.channel)
+      secretStored = row.webhook_secret_encrypted
+      secretContext = archiveWebhookContext(id, original.tenant_id, original.channel)
     }
-    // Webhook secret: settings (merged, non-empty) or archive, NULL and '' kept apart.
-    let secret: string | null = null
-    const secretEnvelope = merged && row.s_webhook !== null ? row.s_webhook : row.webhook_secret_encrypted
-    if (secretEnvelope !== null) {
-      const context = merged && row.s_webhook !== null
-        ? settingsWebhookContext(row.tenant_id, row.channel)
-        : archiveWebhookContext(original.id, row.tenant_id, row.channel)
-      const decrypted = tryDecrypt(key, secretEnvelope, context)
-      secret = decrypted === undefined ? '\u0000undecryptable' : decrypted.toString('utf8')
+
+    // Credentials: the stored bytes are the computed envelope, and they decrypt to the legacy plaintext.
+    if (!decision.decrypted.ok) {
+      if (credentialsStored !== null) fail(id, 'undecryptable row has new credentials')
+    } else if (credentialsStored !== credentialsWritten || credentialsStored === null) fail(id, 'stored credentials differ from the ones written')
+    else {
+      const plaintext = tryDecrypt(key, credentialsStored, credentialsContext)
+      if (!plaintext || !plaintext.equals(decision.decrypted.plaintext)) fail(id, 'new credentials do not decrypt to the legacy plaintext')
     }
-    if (secret !== original.webhook_secret) fail(original.id, 'webhook secret does not round-trip')
+
+    // Webhook secret: the stored bytes are the computed envelope and decrypt to the legacy secret; NULL stays NULL.
+    if (secretStored !== secretWritten) fail(id, 'stored webhook secret differs from the one written')
+    else if (secretStored === null) {
+      if (secret !== null) fail(id, 'webhook secret does not round-trip')
+    } else if (tryDecrypt(key, secretStored, secretContext)?.toString('utf8') !== secret) fail(id, 'webhook secret does not round-trip')
   }
   return problems
 }
 
 /**
+ * The SQL half of the verification, over the whole legacy table just before
+ * it is dropped, comparing stored bytes with stored bytes: every legacy row
+ * has an archive row whose copied columns equal its own; its legacy value is
+ * kept so `down` gives back the exact bytes — verbatim, or, for a row that
+ * decrypted and is lower-case hex, as its own IV (legacy-bytes.ts: with the
+ * plaintext verifyBatch proved the new envelope decrypts to, that IV
+ * re-encrypts to the stored value, so no legacy re-encryption is needed to
+ * prove it); and a merged row's settings row is of the same tenant and
+ * channel and carries its sender, webhook URL and verification fields.
+ * Returns the mismatching legacy rows (at most 100), with why.
+ */
+export async function verifyAgainstLegacy(db: Kysely<any>, dialect: Dialect): Promise<VerifyProblem[]> {
+  // Null-safe equality (SQLite's IS, PostgreSQL's IS NOT DISTINCT FROM), so no comparison below is ever NULL.
+  const same = (a: string, b: string) => (dialect === 'sqlite' ? `${a} IS ${b}` : `${a} IS NOT DISTINCT FROM ${b}`)
+  const archiveSame = [
+    'a.tenant_id = l.tenant_id',
+    'a.channel = l.channel',
+    'a.provider = l.provider',
+    same('a.messaging_service_sid', 'l.messaging_service_sid'),
+    same('a.webhook_url', 'l.webhook_url'),
+    'a.is_verified = l.is_verified',
+    same('a.verification_error', 'l.verification_error'),
+    'a.created_at = l.created_at',
+    'a.updated_at = l.updated_at',
+  ].join(' AND ')
+  const legacyKept = `CASE WHEN a.reason <> 'undecryptable' AND l.credentials_encrypted = lower(l.credentials_encrypted)
+      THEN ${same('a.legacy_iv', 'substr(l.credentials_encrypted, 1, 32)')} AND a.legacy_ciphertext IS NULL
+      ELSE ${same('a.legacy_ciphertext', 'l.credentials_encrypted')} AND a.legacy_iv IS NULL END`
+  const settingsSame = [
+    's.tenant_id = l.tenant_id',
+    's.channel = l.channel',
+    same('s.messaging_service_sid', 'l.messaging_service_sid'),
+    same('s.webhook_url', 'l.webhook_url'),
+    's.is_verified = l.is_verified',
+    same('s.verification_error', 'l.verification_error'),
+    same('s.verified_at', 'CASE WHEN l.is_verified <> 0 THEN l.updated_at END'),
+  ].join(' AND ')
+  const rows = await execute<{id: number; problem: string}>(
+    db,
+    `SELECT l.id, CASE WHEN a.id IS NULL THEN 'missing from the archive'
+        WHEN NOT (${archiveSame}) THEN 'archive row differs from the legacy row'
+        WHEN NOT (${legacyKept}) THEN 'legacy ciphertext cannot be rebuilt exactly'
+        ELSE 'merged settings row is missing or differs from the legacy row' END AS problem
+    FROM ${legacy} AS l LEFT JOIN ${archive} AS a ON a.id = l.id LEFT JOIN ${settings} AS s ON s.id = a.settings_id
+    WHERE a.id IS NULL OR NOT (${archiveSame}) OR NOT (${legacyKept})
+      OR (a.reason = 'merged' AND (s.id IS NULL OR NOT (${settingsSame})))
+    ORDER BY l.id LIMIT 100`,
+    [],
+  )
+  return rows.map((row) => ({id: Number(row.id), problem: String(row.problem)}))
+}
+
+/**
  * Throws the verification failure (naming the rows), or confirms the archive
  * holds exactly `total` rows and the legacy table still holds `total` rows
- * (`legacyNow`, counted again just before it is dropped: a row that appeared
- * since the load would otherwise be dropped unseen).
+ * (counted again just before it is dropped: a row that appeared since the
+ * load would otherwise be dropped unseen).
  */
-export async function assertVerified(db: Kysely<any>, problems: readonly VerifyProblem[], total: number, legacyNow: number): Promise<void> {
-  const {rows} = await sql<{n: number | string}>`SELECT COUNT(*) AS n FROM ${sql.table(TABLES.archive)}`.execute(db)
-  const archived = Number(rows[0]?.n ?? 0)
-  const counts: VerifyProblem[] = []
-  if (legacyNow !== total) counts.push({id: 0, problem: `${TABLES.legacy} changed during the migration (${total} rows loaded, ${legacyNow} now)`})
-  if (archived !== total) counts.push({id: 0, problem: `archive has ${archived} rows for ${total} legacy rows`})
-  const all = [...counts, ...problems]
+export async function assertVerified(db: Kysely<any>, problems: readonly VerifyProblem[], total: number): Promise<void> {
+  const [counts] = await execute<{archived: number | string; legacy: number | string}>(
+    db,
+    `SELECT (SELECT COUNT(*) FROM ${archive}) AS archived, (SELECT COUNT(*) FROM ${legacy}) AS legacy`,
+    [],
+  )
+  const archived = Number(counts?.archived ?? 0)
+  const legacyNow = Number(counts?.legacy ?? 0)
+  const countProblems: VerifyProblem[] = []
+  if (legacyNow !== total) countProblems.push({id: 0, problem: `${TABLES.legacy} changed during the migration (${total} rows loaded, ${legacyNow} now)`})
+  if (archived !== total) countProblems.push({id: 0, problem: `archive has ${archived} rows for ${total} legacy rows`})
+  const all = [...countProblems, ...problems]
   if (all.length > 0) {
     const ids = [...new Set(all.map((entry) => entry.id))]
     throw new MigrationError(

@@ -1,31 +1,10 @@
 import {CompiledQuery, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
 import {chunk, rowsPerStatement} from './batches.js'
-import type {SettingsWrite} from './convert.js'
-import {NEW_SETTINGS_COLUMNS, TABLES, pairKey, type ArchiveRow} from './types.js'
+import type {ArchiveTuple, ConvertedBatch, SettingsCreateTuple, SettingsUpdateTuple} from './convert.js'
+import {TABLES} from './types.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-
-const ARCHIVE_COLUMNS = [
-  'id',
-  'tenant_id',
-  'channel',
-  'provider',
-  'credentials_encrypted',
-  'messaging_service_sid',
-  'webhook_url',
-  'webhook_secret_encrypted',
-  'is_verified',
-  'verification_error',
-  'created_at',
-  'updated_at',
-  'legacy_iv',
-  'legacy_ciphertext',
-  'reason',
-  'settings_id',
-  'settings_created',
-  'archived_at',
-] as const
 
 /** A column or table name from code (never input), quoted for both dialects. */
 function quote(name: string): string {
@@ -56,7 +35,7 @@ function valueTuples(dialect: Dialect, rows: number, columns: readonly string[],
  * per-value nodes cost more than the database does.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function execute<R = Record<string, unknown>>(db: Kysely<any>, text: string, parameters: unknown[]): Promise<R[]> {
+export async function execute<R = Record<string, unknown>>(db: Kysely<any>, text: string, parameters: unknown[]): Promise<R[]> {
   const result = await db.executeQuery<R>(CompiledQuery.raw(text, parameters))
   return result.rows as R[]
 }
@@ -83,56 +62,124 @@ export async function insertRows(
   return out
 }
 
-export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: readonly ArchiveRow[]): Promise<void> {
-  await insertRows(db, dialect, TABLES.archive, ARCHIVE_COLUMNS, rows as unknown as Record<string, unknown>[])
+/** One column of the rows a JSON parameter carries: its name in SQL, and whether it is an integer. */
+interface JsonColumn {
+  name: string
+  integer?: boolean
 }
 
-const CREATED_SETTINGS_COLUMNS = ['tenant_id', 'channel', 'provider', 'is_enabled', 'created_at', 'updated_at', ...NEW_SETTINGS_COLUMNS]
+/**
+ * A derived table over one parameter holding a JSON array of arrays, one
+ * column per array position: `json_each` on SQLite, `jsonb_array_elements`
+ * on PostgreSQL. One parameter per statement however many rows: the driver
+ * binds one string (JSON.stringify is native) and the database parses it.
+ */
+function jsonRows(dialect: Dialect, placeholder: string, columns: readonly JsonColumn[]): string {
+  if (dialect === 'sqlite') {
+    return `(SELECT ${columns.map((column, index) => `value ->> ${index} AS ${quote(column.name)}`).join(', ')} FROM json_each(${placeholder}))`
+  }
+  const cells = columns.map((column, index) =>
+    column.integer ? `CAST(e.v ->> ${index} AS INTEGER) AS ${quote(column.name)}` : `e.v ->> ${index} AS ${quote(column.name)}`,
+  )
+  return `(SELECT ${cells.join(', ')} FROM jsonb_array_elements(CAST(${placeholder} AS jsonb)) AS e(v))`
+}
+
+const placeholder = (dialect: Dialect, n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
+
+const legacy = quote(TABLES.legacy)
+const settings = quote(TABLES.settings)
+const archive = quote(TABLES.archive)
+/** 0002 sets verified_at from updated_at: v2 has no verification time, and its last update is the best bound there is. */
+const VERIFIED_AT = 'CASE WHEN l.is_verified <> 0 THEN l.updated_at END'
+
+const UPDATE_COLUMNS: readonly JsonColumn[] = [
+  {name: 'legacy_id', integer: true},
+  {name: 'settings_id', integer: true},
+  {name: 'config'},
+  {name: 'credentials'},
+  {name: 'secret'},
+]
+
+/**
+ * Writes the new columns of existing settings rows: computed values from the
+ * batch, the rest copied from each row's legacy row in SQL. Legacy columns,
+ * updated_at included, are not touched. `UPDATE … FROM`, which SQLite (3.33+)
+ * and PostgreSQL both run.
+ */
+export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, rows: readonly SettingsUpdateTuple[]): Promise<void> {
+  if (rows.length === 0) return
+  await execute(
+    db,
+    `UPDATE ${settings} SET provider_config_json = j.config, credentials_encrypted = j.credentials,
+      messaging_service_sid = l.messaging_service_sid, webhook_url = l.webhook_url, webhook_secret_encrypted = j.secret,
+      is_verified = l.is_verified, verified_at = ${VERIFIED_AT}, verification_error = l.verification_error
+    FROM ${jsonRows(dialect, placeholder(dialect, 1), UPDATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
+    WHERE ${settings}.id = j.settings_id`,
+    [JSON.stringify(rows)],
+  )
+}
+
+const CREATE_COLUMNS: readonly JsonColumn[] = [{name: 'legacy_id', integer: true}, {name: 'config'}, {name: 'credentials'}, {name: 'secret'}]
 
 /**
  * Creates the settings rows of pairs that had credentials but no settings:
- * disabled (the operator enables them), sender unset. Returns the new ids by
- * legacy row id.
+ * disabled (the operator enables them), sender unset; in legacy id order, so
+ * the new ids follow it.
  */
-export async function insertCreatedSettings(
-  db: Kysely<any>,
-  dialect: Dialect,
-  writes: readonly SettingsWrite[],
-): Promise<Map<number, number>> {
-  const idByLegacy = new Map<number, number>()
-  const legacyByPair = new Map(writes.map((write) => [pairKey(write.tenant_id, write.channel), write.legacyId]))
-  const rows = writes.map((write) => ({...write, is_enabled: 0}))
-  const inserted = await insertRows(db, dialect, TABLES.settings, CREATED_SETTINGS_COLUMNS, rows, ['id', 'tenant_id', 'channel'])
-  // RETURNING order is unspecified (SQLite says so): map by the unique (tenant, channel).
-  for (const row of inserted) {
-    idByLegacy.set(legacyByPair.get(pairKey(String(row.tenant_id), String(row.channel)))!, Number(row.id))
-  }
-  return idByLegacy
+export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, rows: readonly SettingsCreateTuple[]): Promise<void> {
+  if (rows.length === 0) return
+  await execute(
+    db,
+    `INSERT INTO ${settings} (tenant_id, channel, provider, is_enabled, created_at, updated_at, provider_config_json,
+      credentials_encrypted, messaging_service_sid, webhook_url, webhook_secret_encrypted, is_verified, verified_at, verification_error)
+    SELECT l.tenant_id, l.channel, l.provider, 0, l.created_at, l.updated_at, j.config,
+      j.credentials, l.messaging_service_sid, l.webhook_url, j.secret, l.is_verified, ${VERIFIED_AT}, l.verification_error
+    FROM ${jsonRows(dialect, placeholder(dialect, 1), CREATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
+    ORDER BY l.id`,
+    [JSON.stringify(rows)],
+  )
 }
 
-const INTEGER_COLUMNS = new Set(['id', 'is_verified'])
+const ARCHIVE_COLUMNS: readonly JsonColumn[] = [
+  {name: 'id', integer: true},
+  {name: 'reason'},
+  {name: 'settings_id', integer: true},
+  {name: 'created', integer: true},
+  {name: 'credentials'},
+  {name: 'secret'},
+  {name: 'kept', integer: true},
+]
 
 /**
- * Writes the new columns of existing settings rows, many rows per statement:
- * `WITH v(...) AS (VALUES ...) UPDATE ... FROM v`, which SQLite (3.33+) and
- * PostgreSQL both run. Legacy columns, updated_at included, are not touched.
+ * Archives every legacy row of the batch. The legacy columns are copied in
+ * SQL; the legacy value is kept as its IV (`legacy_iv`, LEGACY_KEPT.iv) or
+ * verbatim (`legacy_ciphertext`), both cut from the stored bytes by the
+ * database. A created settings row is found by its (tenant, channel), which
+ * is unique, so the writes need no round trip for the new ids.
  */
-export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, writes: readonly SettingsWrite[]): Promise<void> {
-  const columns = ['id', ...NEW_SETTINGS_COLUMNS] as const
-  const cast = (column: string, parameter: string) => (INTEGER_COLUMNS.has(column) ? `CAST(${parameter} AS INTEGER)` : parameter)
-  const assignments = NEW_SETTINGS_COLUMNS.map((column) => `${quote(column)} = v.${quote(column)}`).join(', ')
-  const settings = quote(TABLES.settings)
-  for (const part of chunk(writes, rowsPerStatement(dialect, columns.length))) {
-    const parameters: unknown[] = []
-    for (const write of part) {
-      parameters.push(write.settingsId)
-      for (const column of NEW_SETTINGS_COLUMNS) parameters.push(write[column])
-    }
-    await execute(
-      db,
-      `WITH v (${columns.map(quote).join(', ')}) AS (VALUES ${valueTuples(dialect, part.length, columns, cast)})
-      UPDATE ${settings} SET ${assignments} FROM v WHERE ${settings}.id = v.id`,
-      parameters,
-    )
-  }
+export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: readonly ArchiveTuple[], archivedAt: string): Promise<void> {
+  if (rows.length === 0) return
+  await execute(
+    db,
+    `INSERT INTO ${archive} (id, tenant_id, channel, provider, credentials_encrypted, messaging_service_sid, webhook_url,
+      webhook_secret_encrypted, is_verified, verification_error, created_at, updated_at, legacy_iv, legacy_ciphertext, reason,
+      settings_id, settings_created, archived_at)
+    SELECT l.id, l.tenant_id, l.channel, l.provider, j.credentials, l.messaging_service_sid, l.webhook_url,
+      j.secret, l.is_verified, l.verification_error, l.created_at, l.updated_at,
+      CASE WHEN j.kept = 0 THEN substr(l.credentials_encrypted, 1, 32) END,
+      CASE WHEN j.kept = 1 THEN l.credentials_encrypted END,
+      j.reason,
+      CASE WHEN j.created = 1 THEN (SELECT s.id FROM ${settings} AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel)
+        ELSE j.settings_id END,
+      j.created, CAST(${placeholder(dialect, 1)} AS TEXT)
+    FROM ${jsonRows(dialect, placeholder(dialect, 2), ARCHIVE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.id`,
+    [archivedAt, JSON.stringify(rows)],
+  )
+}
+
+/** The batch's writes, settings first: the archive finds created settings rows by their pair. */
+export async function writeBatch(db: Kysely<any>, dialect: Dialect, batch: ConvertedBatch, archivedAt: string): Promise<void> {
+  await updateExistingSettings(db, dialect, batch.updated)
+  await insertCreatedSettings(db, dialect, batch.created)
+  await insertArchiveRows(db, dialect, batch.archive, archivedAt)
 }
