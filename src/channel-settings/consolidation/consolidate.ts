@@ -5,7 +5,7 @@ import {tableExists} from '../../migrate/schema-inspect.js'
 import {CONVERT_BATCH_ROWS, chunk} from './batches.js'
 import {convertBatch} from './convert.js'
 import {assertDecryptable, decryptLegacyRows} from './decrypt-legacy.js'
-import {countLegacyRows, loadLegacyRows, loadSettingsPairs, loadTenantIds} from './load.js'
+import {countLegacyRows, countSettingsRows, loadLegacyRows} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {withMigrationPageCache} from './page-cache.js'
@@ -40,7 +40,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   const legacyRows = total > 0 ? await loadLegacyRows(db) : []
   const decrypted = key ? decryptLegacyRows(key, legacyRows, logger) : []
   if (key) assertDecryptable(decrypted, key, ctx.options.archiveUndecryptable === true)
-  const plan = planConsolidation(decrypted, await loadTenantIds(db), await loadSettingsPairs(db))
+  const plan = planConsolidation(decrypted, await countSettingsRows(db))
 
   // First write: from here on, failures roll back with the transaction.
   const state = await captureLegacyState(db, dialect)

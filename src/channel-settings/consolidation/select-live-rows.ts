@@ -23,22 +23,19 @@ export interface ConsolidationPlan {
  * others are 'superseded'. A row that does not decrypt (only with
  * archiveUndecryptable) is 'undecryptable' whatever its place; when it is the
  * live row, the pair gets no credentials rather than an older, superseded set.
+ * `settingsRows` is the number of settings rows before the migration; as
+ * (tenant_id, channel) is unique there, each pair merged into an existing row
+ * is one of them changed.
  */
-export function planConsolidation(
-  decrypted: DecryptedRow[],
-  tenantIds: Set<string>,
-  settings: {tenant_id: string; channel: string; id: number}[],
-): ConsolidationPlan {
-  const settingsByPair = new Map<string, number>()
-  for (const row of settings) settingsByPair.set(pairKey(row.tenant_id, row.channel), row.id)
-  // One key string per row, built and hashed once; plain loops (100,000 rows: per-row closures and
-  // fresh strings showed in profiles).
+export function planConsolidation(decrypted: DecryptedRow[], settingsRows: number): ConsolidationPlan {
+  // One key string per row, built and hashed once, one map; plain loops (100,000 rows: per-row closures,
+  // fresh strings and more maps showed in profiles).
   const count = decrypted.length
   const keys: (string | undefined)[] = new Array(count)
   const liveByPair = new Map<string, number>()
   for (let index = 0; index < count; index++) {
     const row = decrypted[index]!.row
-    if (!tenantIds.has(row.tenant_id)) continue
+    if (row.tenant_exists === 0) continue
     const key = pairKey(row.tenant_id, row.channel)
     keys[index] = key
     const current = liveByPair.get(key)
@@ -47,7 +44,6 @@ export function planConsolidation(
   const counts = Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>
   let intoExisting = 0
   let created = 0
-  const mergedPairs = new Set<string>()
   const undecryptableRowIds: number[] = []
   const decisions: RowDecision[] = new Array(count)
   for (let index = 0; index < count; index++) {
@@ -60,23 +56,20 @@ export function planConsolidation(
     } else if (key === undefined) decision = {decrypted: entry, reason: 'orphaned'}
     else if (liveByPair.get(key) !== index) decision = {decrypted: entry, reason: 'superseded'}
     else {
-      const settingsId = settingsByPair.get(key)
+      const settingsId = entry.row.settings_id ?? undefined
       decision = {decrypted: entry, reason: 'merged', settingsId}
-      mergedPairs.add(key)
       if (settingsId === undefined) created++
       else intoExisting++
     }
     counts[decision.reason]++
     decisions[index] = decision
   }
-  let unchanged = 0
-  for (const row of settings) if (!mergedPairs.has(pairKey(row.tenant_id, row.channel))) unchanged++
   return {
     decisions,
     report: {
       legacyCredentialRows: count,
       merge: {intoExistingSettings: intoExisting, createdDisabledSettings: created},
-      settingsRowsUnchanged: unchanged,
+      settingsRowsUnchanged: settingsRows - intoExisting,
       archive: {total: count, byReason: counts},
       undecryptableRowIds,
     },

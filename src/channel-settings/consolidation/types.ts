@@ -75,16 +75,19 @@ export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded'
 
 /**
  * The columns of a legacy row that `up` reads into memory: what it decrypts,
- * plans with and encrypts. The other columns never pass through JavaScript:
- * the writes copy them from the legacy table in SQL and the verification
- * compares them there.
+ * plans with and encrypts, plus two facts the database looks up in the same
+ * query: whether the row's tenant exists, and the settings row of its
+ * (tenant, channel) if there is one. The other columns never pass through
+ * JavaScript: the writes copy them from the legacy table in SQL and the
+ * verification compares them there.
  */
-export type LoadedLegacyRow = Pick<
-  LegacyCredentialRow,
-  'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret' | 'updated_at'
->
-
-export const LOADED_LEGACY_COLUMNS = ['id', 'tenant_id', 'channel', 'provider', 'credentials_encrypted', 'webhook_secret', 'updated_at'] as const
+export interface LoadedLegacyRow
+  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret' | 'updated_at'> {
+  /** 1 when `tenants` has the row's tenant, else 0 (an orphan). */
+  tenant_exists: number
+  /** The existing settings row of the (tenant, channel) pair, or null. */
+  settings_id: number | null
+}
 
 /** A legacy row after the decrypt pass: its plaintext, or why it has none. */
 export type DecryptedRow =
