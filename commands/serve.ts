@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../src/cli/base-command.js'
 import {startServeApp} from '../src/serve/serve-app.js'
 import {mountTwilioWebhook} from '../src/serve/twilio-mount.js'
+import {untilSignal} from '../src/cli/until-signal.js'
 
 export default class Serve extends BaseCommand<typeof Serve> {
   static override summary = 'Run the local backend side: Twilio webhook, signed status intake, and status events over SSE.'
@@ -52,16 +53,4 @@ When BACKEND_STATUS_WEBHOOK_URL is set, it also forwards applied statuses from t
       await app.stop()
     }
   }
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      resolve(signal)
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-  })
 }

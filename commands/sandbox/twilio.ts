@@ -3,6 +3,7 @@ import {BaseCommand} from '../../src/cli/base-command.js'
 import {TWILIO_API_BASE_URL} from '../../src/providers/twilio/twilio-client.js'
 import {loadSeedFile, writeSeedFile} from '../../src/twilio-sandbox/seed-file.js'
 import {startTwilioSandbox} from '../../src/twilio-sandbox/server.js'
+import {untilSignal} from '../../src/cli/until-signal.js'
 
 export default class SandboxTwilio extends BaseCommand<typeof SandboxTwilio> {
   static override summary = 'Run a local Twilio-compatible API sandbox until Ctrl-C.'
@@ -43,16 +44,4 @@ export default class SandboxTwilio extends BaseCommand<typeof SandboxTwilio> {
       await sandbox.stop()
     }
   }
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      resolve(signal)
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-  })
 }
