@@ -13,6 +13,7 @@ import {devSandboxSeed, devSecrets, DEV_ACCOUNT_SID, DEV_MESSAGING_SERVICE_SID, 
 import {startSesEmulator, startSqsEmulator, type ChildEmulator} from './emulators.js'
 import {waitForMigratedSchema} from './wait-for-schema.js'
 import {startDevWorkers, type DevWorkers} from './workers.js'
+import {listenOn} from '../net/listen.js'
 
 export interface DevStackPorts {
   serve: number
@@ -150,11 +151,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 /** A port nothing listens on right now: bound on 0, then released (serve needs its URL in .env before it starts). */
 async function freePort(): Promise<number> {
   const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  const {port} = server.address() as {port: number}
+  const port = await listenOn(server, 0, '127.0.0.1')
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
 }

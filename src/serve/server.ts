@@ -1,11 +1,11 @@
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {WebhookVerifier} from '../webhooks/standard-webhooks.js'
 import {sendError, sendJson} from './http-io.js'
 import {DEFAULT_SSE_OPTIONS, handleEvents, type SseOptions} from './routes/events.js'
 import {handleMessageStatus} from './routes/message-status.js'
 import {handleTwilioWebhook, type TwilioWebhookHandler} from './routes/twilio-webhook.js'
 import {StatusEventHub} from './status-events.js'
+import {listenOn} from '../net/listen.js'
 
 export const ROUTES = {
   twilioWebhook: '/webhooks/twilio',
@@ -102,14 +102,7 @@ export async function startServeServer(options: ServeServerOptions = {}): Promis
   })
   server.keepAliveTimeout = 5_000
   const host = options.host ?? '127.0.0.1'
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const {port} = server.address() as AddressInfo
+  const port = await listenOn(server, options.port ?? 0, host)
   const urlHost = host.includes(':') ? `[${host}]` : host
   let stopping: Promise<void> | undefined
   return {

@@ -1,5 +1,4 @@
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {TwilioApiError, twilioErrors} from './api-error.js'
 import {CallbackDispatcher} from './callbacks.js'
 import type {SandboxContext} from './context.js'
@@ -10,6 +9,7 @@ import {CONTROL_PREFIX, handleControl} from './routes/control.js'
 import {handleRest, type Product} from './routes/rest.js'
 import {defaultSeed, parseSeed, type SandboxSeed} from './seed.js'
 import {SandboxStore, type AccountRecord} from './state/store.js'
+import {listenOn} from '../net/listen.js'
 
 export interface TwilioSandboxOptions {
   /** 0 (the default) picks a free port. */
@@ -53,14 +53,7 @@ export async function startTwilioSandbox(options: TwilioSandboxOptions = {}): Pr
   })
   server.keepAliveTimeout = 1_000
   const host = options.host ?? '127.0.0.1'
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const {port} = server.address() as AddressInfo
+  const port = await listenOn(server, options.port ?? 0, host)
   const url = `http://${host}:${port}`
   control = localControl(context, url)
   let stopping: Promise<void> | undefined
