@@ -1,11 +1,11 @@
-import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse} from 'dotenv'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {DIALECTS, createTestDatabase, type TestDatabase} from '../support/databases.js'
-import {BIN, runCli, type CliResult} from '../support/run-cli.js'
+import {startEngageDev, type EngageDev} from '../support/engage-dev.js'
+import {runCli, type CliResult} from '../support/run-cli.js'
 
 /**
  * The cutover as an operator runs it, end to end, with `engage dev` as the
@@ -17,7 +17,7 @@ import {BIN, runCli, type CliResult} from '../support/run-cli.js'
 describe.each(DIALECTS)('cutover end to end (%s)', (dialect) => {
   let dir: string
   let testDatabase: TestDatabase | undefined
-  let dev: ChildProcessWithoutNullStreams | undefined
+  let dev: EngageDev | undefined
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'engage-cutover-e2e-'))
@@ -25,7 +25,7 @@ describe.each(DIALECTS)('cutover end to end (%s)', (dialect) => {
   })
 
   afterEach(async () => {
-    if (dev && dev.exitCode === null) dev.kill('SIGKILL')
+    if (dev && dev.process.exitCode === null) dev.process.kill('SIGKILL')
     dev = undefined
     await testDatabase?.dispose()
     rmSync(dir, {recursive: true, force: true})
@@ -38,19 +38,7 @@ describe.each(DIALECTS)('cutover end to end (%s)', (dialect) => {
       expect(result.code, `engage ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr.slice(-3000)}`).toBe(0)
       return result
     }
-    const devArgs = ['--serve-port', '0', '--twilio-port', '0', '--sqs-port', '0', '--ses-port', '0']
-    const bin = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx', BIN] : [BIN]
-    dev = spawn(process.execPath, [...bin, 'dev', ...devArgs], {cwd: dir, env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env}})
-    let devOut = ''
-    let devErr = ''
-    dev.stdout.on('data', (chunk) => (devOut += chunk))
-    dev.stderr.on('data', (chunk) => (devErr += chunk))
-    const devExit = new Promise<number | null>((resolve) => dev!.on('close', (code) => resolve(code)))
-    const deadline = Date.now() + 60_000
-    while (!devOut.includes('ENGAGE_SERVE_URL=') || !devErr.includes('Waiting for the database')) {
-      if (dev.exitCode !== null || Date.now() > deadline) throw new Error(`engage dev did not start: ${devErr.slice(-2000)}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    dev = await startEngageDev(dir, env)
     const dotenv = parse(readFileSync(join(dir, '.env')))
 
     const migrated = await engage('migrate', 'up')
@@ -85,7 +73,7 @@ describe.each(DIALECTS)('cutover end to end (%s)', (dialect) => {
     expect(JSON.stringify(status)).toContain('e2e rollback')
     expect(JSON.stringify(status)).toContain('e2e-operator')
 
-    dev.kill('SIGINT')
-    expect(await devExit, devErr.slice(-2000)).toBe(0)
+    dev.process.kill('SIGINT')
+    expect(await dev.exit, dev.output().stderr.slice(-2000)).toBe(0)
   })
 })

@@ -1,10 +1,11 @@
-import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {DIALECTS, createTestDatabase, type TestDatabase} from '../support/databases.js'
+import {startEngageDev, type EngageDev} from '../support/engage-dev.js'
 import {BIN, PROJECT_ROOT} from '../support/run-cli.js'
 
 const DEV = process.env.ENGAGE_TEST_BIN === 'dev'
@@ -50,7 +51,7 @@ describe('quickstartCommands', () => {
 describe.each(DIALECTS)('the runbook quick start, as written (%s)', (dialect) => {
   let dir: string
   let testDatabase: TestDatabase | undefined
-  let dev: ChildProcessWithoutNullStreams | undefined
+  let dev: EngageDev | undefined
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'engage-quickstart-'))
@@ -59,7 +60,7 @@ describe.each(DIALECTS)('the runbook quick start, as written (%s)', (dialect) =>
   })
 
   afterEach(async () => {
-    if (dev && dev.exitCode === null) dev.kill('SIGKILL')
+    if (dev && dev.process.exitCode === null) dev.process.kill('SIGKILL')
     dev = undefined
     await testDatabase?.dispose()
     rmSync(dir, {recursive: true, force: true})
@@ -68,21 +69,7 @@ describe.each(DIALECTS)('the runbook quick start, as written (%s)', (dialect) =>
   it('runs every command with engage dev in the background; each exits 0 and --verify reports delivered', async () => {
     const env: Record<string, string> = testDatabase ? {DATABASE_URL: testDatabase.url} : {}
     const commands = quickstartCommands(readFileSync(join(PROJECT_ROOT, 'docs/runbook.md'), 'utf8'))
-    dev = spawn(process.execPath, [...NODE_ARGS, BIN, 'dev', '--serve-port', '0', '--twilio-port', '0', '--sqs-port', '0', '--ses-port', '0'], {
-      cwd: dir,
-      env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env},
-    })
-    let devOut = ''
-    let devErr = ''
-    dev.stdout.on('data', (chunk) => (devOut += chunk))
-    dev.stderr.on('data', (chunk) => (devErr += chunk))
-    const devExit = new Promise<number | null>((resolve) => dev!.on('close', (code) => resolve(code)))
-    // .env is written (the URLs printed) before the stack waits for `migrate up`.
-    const deadline = Date.now() + 60_000
-    while (!devOut.includes('ENGAGE_SERVE_URL=') || !devErr.includes('Waiting for the database')) {
-      if (dev.exitCode !== null || Date.now() > deadline) throw new Error(`engage dev did not start: ${devErr.slice(-2000)}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    dev = await startEngageDev(dir, env)
 
     for (const command of commands) {
       const result = await run(argvOf(command), dir, env)
@@ -93,7 +80,7 @@ describe.each(DIALECTS)('the runbook quick start, as written (%s)', (dialect) =>
       }
     }
 
-    dev.kill('SIGINT')
-    expect(await devExit, devErr.slice(-2000)).toBe(0)
+    dev.process.kill('SIGINT')
+    expect(await dev.exit, dev.output().stderr.slice(-2000)).toBe(0)
   })
 })
