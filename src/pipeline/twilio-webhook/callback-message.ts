@@ -1,0 +1,44 @@
+import type {Database} from '../../db/database.js'
+import {PreparedQuery} from '../../db/prepared-query.js'
+import {readNow} from '../../db/query-steps.js'
+import type {SettingsCredentials} from './auth-tokens.js'
+
+/** The message a callback names, with the credentials of its tenant's Twilio row for its channel (null columns when there is none). */
+export interface CallbackMessage {
+  id: string
+  tenant_id: string
+  channel: string
+  settings_id: number | null
+  credentials_encrypted: string | null
+}
+
+// The message holding the SID (the lowest id, as findMessageByProviderId picks) and, in the same
+// statement, the settings row whose token must have signed the callback: (tenant_id, channel) is unique.
+const MESSAGE_WITH_CREDENTIALS = new PreparedQuery<{sid: string}, CallbackMessage>((db, param) =>
+  db
+    .selectFrom('messages as m')
+    .leftJoin('tenant_channel_settings as s', (join) =>
+      join.onRef('s.tenant_id', '=', 'm.tenant_id').onRef('s.channel', '=', 'm.channel').on('s.provider', '=', 'twilio'),
+    )
+    .select(['m.id', 'm.tenant_id', 'm.channel', 's.id as settings_id', 's.credentials_encrypted'])
+    .where('m.provider_message_id', '=', param('sid'))
+    .orderBy('m.id')
+    .limit(1),
+)
+
+/**
+ * The message holding this Twilio SID and its tenant's Twilio credentials,
+ * read fresh on every callback (one indexed statement), or undefined when no
+ * message holds the SID yet.
+ */
+export async function findCallbackMessage(database: Database, sid: string): Promise<CallbackMessage | undefined> {
+  return (await readNow(database, MESSAGE_WITH_CREDENTIALS, {sid})).rows[0]
+}
+
+/** The settings row of a found message, as TwilioAuthTokens opens it; undefined when the tenant has no Twilio row for the channel. */
+export function settingsOf(message: CallbackMessage): SettingsCredentials | undefined {
+  if (message.settings_id === null) return undefined
+  // The join matched the row on the message's channel, so it is one of the row's channels.
+  const channel = message.channel as SettingsCredentials['channel']
+  return {id: Number(message.settings_id), tenant_id: message.tenant_id, channel, credentials_encrypted: message.credentials_encrypted}
+}
