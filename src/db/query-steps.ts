@@ -35,7 +35,8 @@ export async function runSteps<T>(db: Kysely<any>, steps: QuerySteps<T>): Promis
   return next.value
 }
 
-function runStepsSync<T>(db: Kysely<any>, handle: BetterSqlite3.Database, steps: QuerySteps<T>): T {
+/** Runs the steps on a SQLite handle, synchronously; the caller holds the transaction. */
+export function runStepsSync<T>(db: Kysely<any>, handle: BetterSqlite3.Database, steps: QuerySteps<T>): T {
   let next = steps.next()
   while (!next.done) next = steps.next(next.value.query.executeSync(db, handle, next.value.params))
   return next.value
@@ -54,16 +55,6 @@ export function idleSqliteHandle(database: Database): BetterSqlite3.Database | u
   return handle !== undefined && !handle.inTransaction ? handle : undefined
 }
 
-/** One read query, synchronously on an idle SQLite handle, else through Kysely. */
-export function readNow<Params extends Record<string, unknown>, Row>(
-  database: Database,
-  query: PreparedQuery<Params, Row>,
-  params: Params,
-): QueryOutcome<Row> | Promise<QueryOutcome<Row>> {
-  const handle = idleSqliteHandle(database)
-  return handle ? query.executeSync(database.db, handle, params) : query.execute(database.db, params)
-}
-
 interface TransactionStatements {
   begin: BetterSqlite3.Statement
   commit: BetterSqlite3.Statement
@@ -72,7 +63,8 @@ interface TransactionStatements {
 
 const transactionStatements = new WeakMap<BetterSqlite3.Database, TransactionStatements>()
 
-function transactionStatementsOf(handle: BetterSqlite3.Database): TransactionStatements {
+/** BEGIN IMMEDIATE, COMMIT and ROLLBACK, prepared once per handle. */
+export function transactionStatementsOf(handle: BetterSqlite3.Database): TransactionStatements {
   let statements = transactionStatements.get(handle)
   if (statements === undefined) {
     statements = {begin: handle.prepare('BEGIN IMMEDIATE'), commit: handle.prepare('COMMIT'), rollback: handle.prepare('ROLLBACK')}

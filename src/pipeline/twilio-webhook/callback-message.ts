@@ -1,6 +1,5 @@
-import type {Database} from '../../db/database.js'
 import {PreparedQuery} from '../../db/prepared-query.js'
-import {readNow} from '../../db/query-steps.js'
+import {step, type QuerySteps} from '../../db/query-steps.js'
 import type {SettingsCredentials} from './auth-tokens.js'
 
 /** The message a callback names, with the credentials of its tenant's Twilio row for its channel (null columns when there is none). */
@@ -28,11 +27,11 @@ const MESSAGE_WITH_CREDENTIALS = new PreparedQuery<{sid: string}, CallbackMessag
 
 /**
  * The message holding this Twilio SID and its tenant's Twilio credentials,
- * read fresh on every callback (one indexed statement), or undefined when no
- * message holds the SID yet.
+ * read fresh on every callback (one indexed statement, inside the callback's
+ * write transaction), or undefined when no message holds the SID yet.
  */
-export async function findCallbackMessage(database: Database, sid: string): Promise<CallbackMessage | undefined> {
-  return (await readNow(database, MESSAGE_WITH_CREDENTIALS, {sid})).rows[0]
+export function* findCallbackMessage(sid: string): QuerySteps<CallbackMessage | undefined> {
+  return (yield* step(MESSAGE_WITH_CREDENTIALS, {sid})).rows[0]
 }
 
 /** The settings row of a found message, as TwilioAuthTokens opens it; undefined when the tenant has no Twilio row for the channel. */

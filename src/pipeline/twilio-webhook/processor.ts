@@ -1,7 +1,8 @@
 import type {Logger} from '../../cli/logger.js'
 import type {Keyring} from '../../crypto/encryption-key.js'
 import {inWriteTransaction, type Database} from '../../db/database.js'
-import {runWriteSteps} from '../../db/query-steps.js'
+import {GroupCommit} from '../../db/group-commit.js'
+import type {QuerySteps} from '../../db/query-steps.js'
 import {
   applyStatus,
   applyStatusSteps,
@@ -10,6 +11,8 @@ import {
   keepPendingCallback,
   lockProviderMessageId,
   twilioReason,
+  type ApplyStatusResult,
+  type MessageStatus,
   type StatusUpdate,
 } from '../../messages/index.js'
 import {validateTwilioSignature} from '../../webhooks/twilio-signature.js'
@@ -60,6 +63,7 @@ export type TwilioCallbackHandler = (request: CallbackRequest) => Promise<ApiGat
 /** The handler behind createTwilioWebhookProcessor, for entries that hold the request rather than an API Gateway event. */
 export function createTwilioCallbackHandler(deps: TwilioWebhookDeps): TwilioCallbackHandler {
   const tokens = new TwilioAuthTokens(deps.keyring)
+  const writes = new GroupCommit(deps.database)
   const now = deps.now ?? (() => new Date())
   const reply = (statusCode: number, error: string): ApiGatewayProxyResultV2 => ({
     statusCode,
@@ -79,36 +83,57 @@ export function createTwilioCallbackHandler(deps: TwilioWebhookDeps): TwilioCall
     const url = signedUrl(deps.publicBaseUrl, request.pathAndQuery)
     const verifies = (account: TenantTwilioAccount) => validateTwilioSignature(account.authToken, callback.signature, url, callback.params, callback.algorithm)
 
-    // Who may vouch for this callback: the tenant of the message holding the SID (its settings row is read
-    // with the message, so a rotated or removed token counts at once), or else the tenants of its account.
-    const message = await findCallbackMessage(deps.database, callback.messageSid)
-    if (message) {
-      const settings = settingsOf(message)
-      const account = settings && tokens.accountOf(settings)
-      if (!account) return refuse(callback, 'no tenant has credentials for it')
-      if (!verifies(account)) return refuse(callback, 'the signature does not match')
-      const status = fromProviderStatus('twilio', callback.providerStatus)
-      if (!status) return unknownStatus(callback)
-      const applied = await runWriteSteps(deps.database, () => applyStatusSteps(statusUpdateOf(callback, message.id, status, now().toISOString())))
-      if (applied.outcome === 'applied') deps.onApplied?.([applied.eventId])
+    // Who may vouch for this callback: the tenant of the message holding the SID, or else the tenants of its account.
+    const status = fromProviderStatus('twilio', callback.providerStatus)
+    const outcome = await writes.run(() => knownMessageSteps(callback, status, verifies, now().toISOString()))
+    if (outcome.kind === 'refused') return refuse(callback, outcome.reason)
+    if (outcome.kind === 'unknown-status') return unknownStatus(callback)
+    if (outcome.kind === 'recorded') {
+      if (outcome.applied.outcome === 'applied') deps.onApplied?.([outcome.applied.eventId])
       return TWIML_OK
     }
 
     const candidates = await tokens.forAccount(deps.database.db, callback.accountSid)
     const vouching = candidates.filter(verifies)
     if (vouching.length === 0) return refuse(callback, candidates.length === 0 ? 'no tenant has credentials for it' : 'the signature does not match')
-    const status = fromProviderStatus('twilio', callback.providerStatus)
     if (!status) return unknownStatus(callback)
-    const outcome = await record(deps.database, callback, status, vouching.map((account) => account.tenantId), now().toISOString())
-    if (outcome === 'refused') return reply(403, 'The X-Twilio-Signature does not match this callback.')
-    if (outcome.length > 0) deps.onApplied?.(outcome)
+    const kept = await record(deps.database, callback, status, vouching.map((account) => account.tenantId), now().toISOString())
+    if (kept === 'refused') return reply(403, 'The X-Twilio-Signature does not match this callback.')
+    if (kept.length > 0) deps.onApplied?.(kept)
     return TWIML_OK
+  }
+
+  /**
+   * The write unit of a callback about a message that holds its SID: find the message and its tenant's
+   * credentials, check the signature, apply the status. Runs inside the group's write transaction, so
+   * what it reads is what it writes over; a refused callback writes nothing.
+   */
+  function* knownMessageSteps(
+    callback: ReceivedCallback,
+    status: MessageStatus | undefined,
+    verifies: (account: TenantTwilioAccount) => boolean,
+    at: string,
+  ): QuerySteps<KnownMessageOutcome> {
+    const message = yield* findCallbackMessage(callback.messageSid)
+    if (!message) return {kind: 'no-message'}
+    const settings = settingsOf(message)
+    const account = settings && tokens.accountOf(settings)
+    if (!account) return {kind: 'refused', reason: 'no tenant has credentials for it'}
+    if (!verifies(account)) return {kind: 'refused', reason: 'the signature does not match'}
+    if (!status) return {kind: 'unknown-status'}
+    return {kind: 'recorded', applied: yield* applyStatusSteps(statusUpdateOf(callback, message.id, status, at))}
   }
 
   function unknownStatus(callback: ReceivedCallback): ApiGatewayProxyResultV2 {
     return reply(400, `MessageStatus "${callback.providerStatus.slice(0, 32)}" is not a status of an outbound message.`)
   }
 }
+
+type KnownMessageOutcome =
+  | {kind: 'recorded'; applied: ApplyStatusResult}
+  | {kind: 'refused'; reason: string}
+  | {kind: 'unknown-status'}
+  | {kind: 'no-message'}
 
 /** The status update a verified callback makes to its message. */
 function statusUpdateOf(callback: ReceivedCallback, messageId: string, status: string, at: string): StatusUpdate {
