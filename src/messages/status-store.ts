@@ -108,37 +108,20 @@ const INSERT_EVENT = new PreparedQuery<EventParams, {id: number | string}>((db, 
     .returning('id'),
 )
 
-/** applyStatus as query steps, for callers that run it inside their own steps (runSteps / runWriteSteps). */
-export function* applyStatusSteps(update: StatusUpdate): QuerySteps<ApplyStatusResult> {
+/**
+ * applyStatus as query steps, for callers that run it inside their own steps
+ * (runSteps / runWriteSteps). `readStatus` is the message's status as the
+ * caller read it, when it did: statuses only move forward, so a report that
+ * cannot move the message past what was read cannot move it now, and is
+ * recorded without the UPDATE (and without reading the status again). A
+ * report that can is still decided by the conditional UPDATE.
+ */
+export function* applyStatusSteps(update: StatusUpdate, readStatus?: string): QuerySteps<ApplyStatusResult> {
   const status = normaliseStatus(update.status)
   const at = update.at ?? new Date().toISOString()
   const reason = update.reason ?? null
-  const failed = isFinalStatus(status)
-  const [parsedCode, parsedMessage] = splitReason(reason)
-  const moved = yield* step(failed ? MOVE_TO_FINAL_STATUS : MOVE_STATUS, {
-    messageId: update.messageId,
-    status,
-    reason,
-    at,
-    rank: STATUS_RANK[status],
-    errorCode: update.errorCode !== undefined ? update.errorCode : parsedCode,
-    errorMessage: update.errorMessage !== undefined ? update.errorMessage : parsedMessage,
-  })
-
-  let outcome: StatusMove = 'applied'
-  if (moved.changes === 0) {
-    const [current] = (yield* step(CURRENT_STATUS, {messageId: update.messageId})).rows
-    if (!current) {
-      throw new NotFoundError(`No message with id ${update.messageId}; its status cannot be recorded.`, {
-        code: 'MESSAGE_NOT_FOUND',
-        details: {messageId: update.messageId},
-        suggestions: ['Check the message id; statuses are only kept for messages in the messages table.'],
-      })
-    }
-    outcome = classifyMove(String(current.status), status)
-    // The UPDATE found nothing to move, so the only other answer classifyMove may give is a refusal.
-    if (outcome === 'applied') outcome = 'backwards'
-  }
+  const refused = readStatus === undefined ? undefined : refusal(readStatus, status)
+  const outcome = refused ?? (yield* moveSteps(update, status, reason, at))
   const inserted = yield* step(INSERT_EVENT, {
     messageId: update.messageId,
     status,
@@ -150,6 +133,38 @@ export function* applyStatusSteps(update: StatusUpdate): QuerySteps<ApplyStatusR
     source: update.source,
   })
   return {outcome, eventId: Number(inserted.rows[0]!.id)}
+}
+
+/** Why `next` cannot move a message that is at `current`, or undefined when it can. */
+function refusal(current: string, next: MessageStatus): Exclude<StatusMove, 'applied'> | undefined {
+  const move = classifyMove(current, next)
+  return move === 'applied' ? undefined : move
+}
+
+/** The conditional UPDATE, and when it moved nothing, what the message's current status makes of the report. */
+function* moveSteps(update: StatusUpdate, status: MessageStatus, reason: string | null, at: string): QuerySteps<StatusMove> {
+  const failed = isFinalStatus(status)
+  const [parsedCode, parsedMessage] = splitReason(reason)
+  const moved = yield* step(failed ? MOVE_TO_FINAL_STATUS : MOVE_STATUS, {
+    messageId: update.messageId,
+    status,
+    reason,
+    at,
+    rank: STATUS_RANK[status],
+    errorCode: update.errorCode !== undefined ? update.errorCode : parsedCode,
+    errorMessage: update.errorMessage !== undefined ? update.errorMessage : parsedMessage,
+  })
+  if (moved.changes > 0) return 'applied'
+  const [current] = (yield* step(CURRENT_STATUS, {messageId: update.messageId})).rows
+  if (!current) {
+    throw new NotFoundError(`No message with id ${update.messageId}; its status cannot be recorded.`, {
+      code: 'MESSAGE_NOT_FOUND',
+      details: {messageId: update.messageId},
+      suggestions: ['Check the message id; statuses are only kept for messages in the messages table.'],
+    })
+  }
+  // The UPDATE found nothing to move, so the only other answer classifyMove may give is a refusal.
+  return refusal(String(current.status), status) ?? 'backwards'
 }
 
 /** Our status for a word from any writer: ours as is, Twilio's mapped, anything else refused. */

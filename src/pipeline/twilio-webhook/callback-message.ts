@@ -7,6 +7,8 @@ export interface CallbackMessage {
   id: string
   tenant_id: string
   channel: string
+  /** The message's status when the callback's transaction read it. */
+  status: string
   settings_id: number | null
   credentials_encrypted: string | null
 }
@@ -19,7 +21,7 @@ const MESSAGE_WITH_CREDENTIALS = new PreparedQuery<{sid: string}, CallbackMessag
     .leftJoin('tenant_channel_settings as s', (join) =>
       join.onRef('s.tenant_id', '=', 'm.tenant_id').onRef('s.channel', '=', 'm.channel').on('s.provider', '=', 'twilio'),
     )
-    .select(['m.id', 'm.tenant_id', 'm.channel', 's.id as settings_id', 's.credentials_encrypted'])
+    .select(['m.id', 'm.tenant_id', 'm.channel', 'm.status', 's.id as settings_id', 's.credentials_encrypted'])
     .where('m.provider_message_id', '=', param('sid'))
     .orderBy('m.id')
     .limit(1),

@@ -121,7 +121,7 @@ export function createTwilioCallbackHandler(deps: TwilioWebhookDeps): TwilioCall
     if (!account) return {kind: 'refused', reason: 'no tenant has credentials for it'}
     if (!verifies(account)) return {kind: 'refused', reason: 'the signature does not match'}
     if (!status) return {kind: 'unknown-status'}
-    return {kind: 'recorded', applied: yield* applyStatusSteps(statusUpdateOf(callback, message.id, status, at))}
+    return {kind: 'recorded', applied: yield* applyStatusSteps(statusUpdateOf(callback, message.id, status, at), message.status)}
   }
 
   function unknownStatus(callback: ReceivedCallback): ApiGatewayProxyResultV2 {
