@@ -13,8 +13,9 @@ export interface CallbackMessage {
   credentials_encrypted: string | null
 }
 
-// The message holding the SID (the lowest id, as findMessageByProviderId picks) and, in the same
-// statement, the settings row whose token must have signed the callback: (tenant_id, channel) is unique.
+// The messages holding the SID (one: a SID names one message) and, in the same statement, the settings
+// row whose token must have signed the callback ((tenant_id, channel) is unique). No ORDER BY … LIMIT 1:
+// the sort cost more than the lookup; should two messages ever share a SID, the lowest id is taken here.
 const MESSAGE_WITH_CREDENTIALS = new PreparedQuery<{sid: string}, CallbackMessage>((db, param) =>
   db
     .selectFrom('messages as m')
@@ -22,9 +23,7 @@ const MESSAGE_WITH_CREDENTIALS = new PreparedQuery<{sid: string}, CallbackMessag
       join.onRef('s.tenant_id', '=', 'm.tenant_id').onRef('s.channel', '=', 'm.channel').on('s.provider', '=', 'twilio'),
     )
     .select(['m.id', 'm.tenant_id', 'm.channel', 'm.status', 's.id as settings_id', 's.credentials_encrypted'])
-    .where('m.provider_message_id', '=', param('sid'))
-    .orderBy('m.id')
-    .limit(1),
+    .where('m.provider_message_id', '=', param('sid')),
 )
 
 /**
@@ -33,7 +32,10 @@ const MESSAGE_WITH_CREDENTIALS = new PreparedQuery<{sid: string}, CallbackMessag
  * write transaction), or undefined when no message holds the SID yet.
  */
 export function* findCallbackMessage(sid: string): QuerySteps<CallbackMessage | undefined> {
-  return (yield* step(MESSAGE_WITH_CREDENTIALS, {sid})).rows[0]
+  const {rows} = yield* step(MESSAGE_WITH_CREDENTIALS, {sid})
+  let first = rows[0]
+  for (const row of rows) if (row.id < first!.id) first = row
+  return first
 }
 
 /** The settings row of a found message, as TwilioAuthTokens opens it; undefined when the tenant has no Twilio row for the channel. */
