@@ -1,7 +1,8 @@
-import type {Database} from './database.js'
-import {idleSqliteHandle, runStepsSync, runWriteSteps, transactionStatementsOf, type QuerySteps} from './query-steps.js'
+import type BetterSqlite3 from 'better-sqlite3'
+import {inWriteTransaction, type Database} from './database.js'
+import {idleSqliteHandle, runSteps, runStepsSync, runWriteSteps, transactionStatementsOf, type QuerySteps} from './query-steps.js'
 
-/** The most units one SQLite transaction takes; the rest wait for the next turn (bounds how long the write lock is held). */
+/** The most units one transaction takes; the rest wait for the next turn (bounds how long the write lock is held). */
 const MAX_GROUP = 256
 
 interface Unit<T> {
@@ -11,17 +12,19 @@ interface Unit<T> {
 }
 
 /**
- * Group commit for small write units (one Twilio callback each). On SQLite,
- * units submitted during one turn of the event loop are written in one
- * write transaction at the end of the turn, run synchronously one after the
- * other: a commit writes each touched page once for the group instead of
- * once per unit, and BEGIN/COMMIT are paid once. Every promise settles only
- * after COMMIT returned, so a unit is durable before its caller answers.
+ * Group commit for small write units (one Twilio callback each): units
+ * submitted during one turn of the event loop are written in one write
+ * transaction at the end of the turn, one after the other, so BEGIN/COMMIT
+ * (and on PostgreSQL the commit's WAL flush, on SQLite each touched page)
+ * are paid once for the group instead of once per unit. Every promise
+ * settles only after COMMIT returned: a unit is durable before its caller
+ * answers. On an idle SQLite connection the group runs synchronously
+ * (runStepsSync); otherwise through inWriteTransaction, query by query.
  *
- * A unit that throws must not take its neighbours down: the group is
- * rolled back and each unit is run again alone, in its own transaction, so
- * only the failing one rejects. On PostgreSQL (or while another transaction
- * holds the SQLite connection) each unit runs in its own transaction at once.
+ * A unit that throws must not take its neighbours down: the group is rolled
+ * back and each unit is run again alone, in its own transaction, so only
+ * the failing one rejects. The same holds when PostgreSQL aborts a group
+ * (e.g. a deadlock with another group over the same rows).
  */
 export class GroupCommit {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,7 +34,6 @@ export class GroupCommit {
   constructor(private readonly database: Database) {}
 
   run<T>(steps: () => QuerySteps<T>): Promise<T> {
-    if (this.database.sqlite === undefined) return Promise.resolve(runWriteSteps(this.database, steps))
     return new Promise<T>((resolve, reject) => {
       this.queue.push({steps, resolve, reject})
       if (!this.scheduled) {
@@ -48,11 +50,13 @@ export class GroupCommit {
       this.scheduled = true
       setImmediate(() => this.flush())
     }
+    if (group.length === 1) return this.runAlone(group)
     const handle = idleSqliteHandle(this.database)
-    if (handle === undefined || group.length === 1) {
-      for (const unit of group) settle(unit, () => runWriteSteps(this.database, unit.steps))
-      return
-    }
+    if (handle !== undefined) this.commitNow(handle, group)
+    else void this.commitAwaited(group)
+  }
+
+  private commitNow(handle: BetterSqlite3.Database, group: Array<Unit<unknown>>): void {
     const {begin, commit, rollback} = transactionStatementsOf(handle)
     const results: unknown[] = []
     try {
@@ -61,17 +65,32 @@ export class GroupCommit {
       commit.run()
     } catch {
       if (handle.inTransaction) rollback.run()
-      for (const unit of group) settle(unit, () => runWriteSteps(this.database, unit.steps))
-      return
+      return this.runAlone(group)
     }
     group.forEach((unit, index) => unit.resolve(results[index]))
   }
-}
 
-function settle<T>(unit: Unit<T>, work: () => T | Promise<T>): void {
-  try {
-    Promise.resolve(work()).then(unit.resolve, unit.reject)
-  } catch (error) {
-    unit.reject(error)
+  private async commitAwaited(group: Array<Unit<unknown>>): Promise<void> {
+    let results: unknown[]
+    try {
+      results = await inWriteTransaction(this.database, async (trx) => {
+        const written: unknown[] = []
+        for (const unit of group) written.push(await runSteps(trx, unit.steps()))
+        return written
+      })
+    } catch {
+      return this.runAlone(group)
+    }
+    group.forEach((unit, index) => unit.resolve(results[index]))
+  }
+
+  private runAlone(group: Array<Unit<unknown>>): void {
+    for (const unit of group) {
+      try {
+        Promise.resolve(runWriteSteps(this.database, unit.steps)).then(unit.resolve, unit.reject)
+      } catch (error) {
+        unit.reject(error)
+      }
+    }
   }
 }
