@@ -3,9 +3,11 @@ import type {Compilable, CompiledQuery, Kysely, RawBuilder} from 'kysely'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-/** What a prepared query gave back: its rows (SELECT, or RETURNING) and how many rows it changed. */
+/** What a prepared query gave back. */
 export interface QueryOutcome<Row> {
+  /** The rows of a SELECT, or of a write's RETURNING. */
   rows: Row[]
+  /** How many rows a write without RETURNING changed (read `rows` for one with it). */
   changes: number
 }
 

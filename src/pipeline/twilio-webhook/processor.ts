@@ -47,6 +47,11 @@ const TWIML_OK: ApiGatewayProxyResultV2 = {statusCode: 200, headers: {'content-t
  * message holds yet is verified against the tenants of its AccountSid and
  * kept in pending_status_callbacks until the sender stores the SID.
  *
+ * The common case (the SID's message exists) is one write unit — find the
+ * message with its tenant's credentials, verify, apply — group-committed
+ * with the other callbacks of the same event-loop turn (GroupCommit): the
+ * answer waits for COMMIT, so a 200 always means the status is stored.
+ *
  * Answers: 200 + empty TwiML when recorded or kept; 400 for a malformed body
  * or a missing signature; 403 when the signature does not match or no tenant
  * can vouch for the callback; 405, 413, 415 as named. Nothing is written
@@ -152,8 +157,9 @@ function statusUpdateOf(callback: ReceivedCallback, messageId: string, status: s
 
 /**
  * Writes a verified callback whose SID no message held when it was looked
- * up, in one write transaction, holding the SID's lock so a concurrent storeProviderMessageId either sees the kept row or
- * has stored the SID before we look again. Returns the applied event ids, or
+ * up, in one write transaction, holding the SID's lock so a concurrent
+ * storeProviderMessageId either sees the kept row or has stored the SID
+ * before we look again. Returns the applied event ids, or
  * 'refused' when the SID turned out to belong to a tenant that did not sign.
  */
 async function record(
