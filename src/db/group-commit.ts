@@ -24,7 +24,10 @@ interface Unit<T> {
  * A unit that throws must not take its neighbours down: the group is rolled
  * back and each unit is run again alone, in its own transaction, so only
  * the failing one rejects. The same holds when PostgreSQL aborts a group
- * (e.g. a deadlock with another group over the same rows).
+ * (e.g. a deadlock with another group over the same rows). When the
+ * transaction itself cannot begin or commit (SQLite's write lock busy past
+ * its timeout, a lost connection), every unit of the group rejects: nothing
+ * of it was written, and its callers answer an error.
  */
 export class GroupCommit {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -58,28 +61,47 @@ export class GroupCommit {
 
   private commitNow(handle: BetterSqlite3.Database, group: Array<Unit<unknown>>): void {
     const {begin, commit, rollback} = transactionStatementsOf(handle)
-    const results: unknown[] = []
     try {
       begin.run()
+    } catch (error) {
+      // No write lock within the busy timeout: running each unit alone would wait that long again, per unit.
+      return rejectAll(group, error)
+    }
+    const results: unknown[] = []
+    try {
       for (const unit of group) results.push(runStepsSync(this.database.db, handle, unit.steps()))
-      commit.run()
     } catch {
-      if (handle.inTransaction) rollback.run()
+      rollback.run()
       return this.runAlone(group)
+    }
+    try {
+      commit.run()
+    } catch (error) {
+      if (handle.inTransaction) rollback.run()
+      return rejectAll(group, error)
     }
     group.forEach((unit, index) => unit.resolve(results[index]))
   }
 
   private async commitAwaited(group: Array<Unit<unknown>>): Promise<void> {
+    let unitFailed = false
     let results: unknown[]
     try {
       results = await inWriteTransaction(this.database, async (trx) => {
         const written: unknown[] = []
-        for (const unit of group) written.push(await runSteps(trx, unit.steps()))
+        for (const unit of group) {
+          try {
+            written.push(await runSteps(trx, unit.steps()))
+          } catch (error) {
+            unitFailed = true
+            throw error
+          }
+        }
         return written
       })
-    } catch {
-      return this.runAlone(group)
+    } catch (error) {
+      // A unit's failure (or PostgreSQL aborting it, e.g. a deadlock) is that unit's alone; BEGIN or COMMIT failing is everyone's.
+      return unitFailed ? this.runAlone(group) : rejectAll(group, error)
     }
     group.forEach((unit, index) => unit.resolve(results[index]))
   }
@@ -93,4 +115,8 @@ export class GroupCommit {
       }
     }
   }
+}
+
+function rejectAll(group: Array<Unit<unknown>>, error: unknown): void {
+  for (const unit of group) unit.reject(error)
 }

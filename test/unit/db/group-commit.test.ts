@@ -1,10 +1,11 @@
 import {sql} from 'kysely'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {inWriteTransaction, type Database} from '../../../src/db/database.js'
+import {inWriteTransaction, openDatabase, type Database} from '../../../src/db/database.js'
 import {GroupCommit} from '../../../src/db/group-commit.js'
 import {PreparedQuery} from '../../../src/db/prepared-query.js'
 import {runSteps, runWriteSteps, step, type QuerySteps} from '../../../src/db/query-steps.js'
 import {createTestDatabase, DIALECTS, type TestDatabase} from '../../support/databases.js'
+import {holdSqliteWriteLock} from '../../support/sqlite-lock-holder.js'
 
 const INSERT_NOTE = new PreparedQuery<{id: number; body: string}>((db, param) => db.insertInto('notes').values({id: param('id'), body: param('body')}))
 const NOTE_BODY = new PreparedQuery<{id: number}, {body: string}>((db, param) => db.selectFrom('notes').select('body').where('id', '=', param('id')))
@@ -76,5 +77,24 @@ describe.each(DIALECTS)('prepared queries, query steps and group commit on %s', 
     await expect(outer).rejects.toThrow('roll back the outer transaction')
     expect(await unitDone).toBe('own transaction')
     expect(await committedNotes()).toEqual([[11, 'own transaction']])
+  })
+
+  it.runIf(dialect === 'sqlite')('when the write lock stays busy past the timeout, the whole group rejects at once, having written nothing', async () => {
+    const impatient = await openDatabase(testDatabase.url, {busyTimeoutMs: 200})
+    const holder = await holdSqliteWriteLock(testDatabase.dir + '/engage.db', 'wal')
+    try {
+      const group = new GroupCommit(impatient)
+
+      const settled = await Promise.allSettled([1, 2, 3, 4, 5].map((id) => group.run(() => writeNote(id, 'x'))))
+      const reasons = settled.map((result) => (result.status === 'rejected' ? result.reason : undefined))
+
+      expect(reasons.every((reason) => /locked|busy/i.test(String(reason)))).toBe(true)
+      // One attempt at the lock for the group (one error shared), not one wait per unit.
+      expect(new Set(reasons).size).toBe(1)
+    } finally {
+      await holder.release()
+      await impatient.close()
+    }
+    expect(await committedNotes()).toEqual([])
   })
 })
