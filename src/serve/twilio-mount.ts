@@ -32,13 +32,23 @@ export function mountTwilioWebhook(deps: {
   const keyring = Keyring.fromSettings(get)
   const configuredBase = get('WEBHOOK_BASE_URL')?.trim() || undefined
   let handle: TwilioCallbackHandler | undefined
+  // The forwarder is kicked after the answers are written, once for all the statuses a turn applied.
+  let kickScheduled = false
+  const kickForwarder = () => {
+    if (kickScheduled) return
+    kickScheduled = true
+    setImmediate(() => {
+      kickScheduled = false
+      notifyStatusApplied()
+    })
+  }
   return (request, body, url) => {
     handle ??= createTwilioCallbackHandler({
       database: deps.database,
       keyring,
       publicBaseUrl: configuredBase ?? deps.serverUrl(),
       logger: deps.logger,
-      onApplied: () => notifyStatusApplied(),
+      onApplied: kickForwarder,
     })
     // The request as the Lambda would see it, without building the whole API Gateway event.
     return handle({method: request.method ?? 'GET', pathAndQuery: url.pathname + url.search, header: (name) => requestHeader(request, name), body})
