@@ -10,6 +10,7 @@ import {
 import {parseLegacyPlaintext} from './decrypt-legacy.js'
 import {rebuildsFromIv} from './legacy-bytes.js'
 import type {RowDecision} from './types.js'
+import type {PageWrites} from './write.js'
 
 /** The non-secret part of the credentials, kept readable for commands that only show configuration. */
 export function providerConfig(provider: string, credentials: Record<string, string>): Record<string, string> {
@@ -103,4 +104,10 @@ export function convertBatch(key: EncryptionKey, decisions: readonly RowDecision
     out.secrets[index] = settingsSecret ?? archivedSecret
   }
   return out
+}
+
+/** The batch's tuples as the writes bind them (one JSON parameter per statement), null where there are none. */
+export function serializeWrites(batch: ConvertedBatch): PageWrites {
+  const json = (tuples: readonly unknown[]) => (tuples.length === 0 ? null : JSON.stringify(tuples))
+  return {updated: json(batch.updated), created: json(batch.created), archive: json(batch.archive)}
 }

@@ -1,7 +1,6 @@
 import {decryptLegacy} from '../../crypto/legacy-cbc.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {EncryptionError, MigrationError} from '../../errors/engage-error.js'
-import type {Logger} from '../../cli/logger.js'
 import type {DecryptedRow, LoadedLegacyRow} from './types.js'
 
 const REQUIRED_FIELDS: Record<string, readonly string[]> = {
@@ -58,18 +57,38 @@ export function decryptLegacyRow(key: EncryptionKey, row: LoadedLegacyRow): Decr
   return {row, ok: true, plaintext}
 }
 
-const PROGRESS_EVERY = 5000
-
-/** The decrypt pass over every legacy row, before anything is written. */
-export function decryptLegacyRows(key: EncryptionKey, rows: LoadedLegacyRow[], logger: Logger): DecryptedRow[] {
-  const out: DecryptedRow[] = new Array(rows.length)
-  for (let index = 0; index < rows.length; index++) {
-    out[index] = decryptLegacyRow(key, rows[index]!)
-    if ((index + 1) % PROGRESS_EVERY === 0 || index + 1 === rows.length) {
-      logger.debug(`consolidation: decrypted ${index + 1}/${rows.length}`)
+/**
+ * Rebuilds a page's rows from the JSON loadLegacyPage returned (PAGE_COLUMNS
+ * positions) with their liveness, and decrypts each; runs in a crypto worker.
+ */
+export function decryptPage(key: EncryptionKey, json: string, live: readonly number[]): DecryptedRow[] {
+  const cells = JSON.parse(json) as [number, string, string, string, string, string | null, number, number | null][]
+  if (cells.length !== live.length) {
+    throw new MigrationError(`A page of ${cells.length} legacy rows came with ${live.length} liveness flags.`, {code: 'CONSOLIDATION_INTERNAL'})
+  }
+  const out: DecryptedRow[] = new Array(cells.length)
+  for (let index = 0; index < cells.length; index++) {
+    const [id, tenantId, channel, provider, credentials, webhookSecret, tenantExists, settingsId] = cells[index]!
+    const row: LoadedLegacyRow = {
+      id,
+      tenant_id: tenantId,
+      channel,
+      provider,
+      credentials_encrypted: credentials,
+      webhook_secret: webhookSecret,
+      tenant_exists: tenantExists,
+      live: live[index]!,
+      settings_id: settingsId,
     }
+    out[index] = decryptLegacyRow(key, row)
   }
   return out
+}
+
+/** A legacy row that does not decrypt to valid credentials, and why (never any of its value). */
+export interface DecryptFailure {
+  id: number
+  problem: string
 }
 
 function idList(ids: number[], limit = 20): string {
@@ -83,14 +102,13 @@ function idList(ids: number[], limit = 20): string {
  * archiving every credential would be the wrong fix); some failing points at
  * damaged rows, which the operator may archive verbatim with the flag.
  */
-export function assertDecryptable(decrypted: DecryptedRow[], key: EncryptionKey, archiveUndecryptable: boolean): void {
-  const failed = decrypted.filter((entry) => !entry.ok)
+export function assertDecryptable(failed: readonly DecryptFailure[], total: number, key: EncryptionKey, archiveUndecryptable: boolean): void {
   if (failed.length === 0) return
-  const ids = failed.map((entry) => entry.row.id)
-  const problems = [...new Set(failed.map((entry) => (entry.ok ? '' : entry.problem)))]
-  if (failed.length === decrypted.length) {
+  const ids = failed.map((entry) => entry.id)
+  const problems = [...new Set(failed.map((entry) => entry.problem))]
+  if (failed.length === total) {
     throw new EncryptionError(
-      `None of the ${decrypted.length} legacy credential rows decrypts with ENCRYPTION_KEY (key id ${key.id}); it is probably not the key the backend used. Rows: ${idList(ids)}.`,
+      `None of the ${total} legacy credential rows decrypts with ENCRYPTION_KEY (key id ${key.id}); it is probably not the key the backend used. Rows: ${idList(ids)}.`,
       {
         code: 'LEGACY_KEY_MISMATCH',
         suggestions: [
@@ -103,7 +121,7 @@ export function assertDecryptable(decrypted: DecryptedRow[], key: EncryptionKey,
   }
   if (archiveUndecryptable) return
   throw new MigrationError(
-    `${failed.length} of ${decrypted.length} legacy credential rows do not decrypt to valid credentials (tenant_channel_credentials_v2 ids ${idList(ids)}); they are probably corrupt. Nothing was changed.`,
+    `${failed.length} of ${total} legacy credential rows do not decrypt to valid credentials (tenant_channel_credentials_v2 ids ${idList(ids)}); they are probably corrupt. Nothing was changed.`,
     {
       code: 'LEGACY_ROWS_UNDECRYPTABLE',
       suggestions: [

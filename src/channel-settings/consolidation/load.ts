@@ -1,5 +1,8 @@
-import {CompiledQuery, sql, type Kysely} from 'kysely'
-import {TABLES, type LoadedLegacyRow} from './types.js'
+import {sql, type Kysely} from 'kysely'
+import type {Dialect} from '../../db/database.js'
+import type {LivePlan} from './select-live-rows.js'
+import {TABLES} from './types.js'
+import {execute} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -9,34 +12,53 @@ export async function countLegacyRows(db: Kysely<any>): Promise<number> {
   return Number(rows[0]?.n ?? 0)
 }
 
-/**
- * Every legacy credential row, by id, with the columns `up` computes from and
- * its tenant and settings lookups (LoadedLegacyRow), in one query: the
- * lookups run on the tables' keys (tenants' primary key, settings' unique
- * (tenant_id, channel)) instead of as maps of 100,000 keys in JavaScript.
- * 100,000 rows are a few tens of MB: one query beats paging.
- */
-export async function loadLegacyRows(db: Kysely<any>): Promise<LoadedLegacyRow[]> {
-  const {rows} = await db.executeQuery<LoadedLegacyRow>(
-    CompiledQuery.raw(
-      `SELECT l.id, l.tenant_id, l.channel, l.provider, l.credentials_encrypted, l.webhook_secret, l.updated_at,
-        CASE WHEN EXISTS (SELECT 1 FROM "tenants" AS t WHERE t.id = l.tenant_id) THEN 1 ELSE 0 END AS tenant_exists,
-        (SELECT MAX(s.id) FROM "${TABLES.settings}" AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel) AS settings_id
-      FROM "${TABLES.legacy}" AS l ORDER BY l.id`,
-      [],
-    ),
-  )
-  // Both drivers return INTEGER as a number; normalised in place in case a driver ever hands a string.
-  for (const row of rows as LoadedLegacyRow[]) {
-    if (typeof row.id !== 'number') row.id = Number(row.id)
-    if (typeof row.tenant_exists !== 'number') row.tenant_exists = Number(row.tenant_exists)
-    if (row.settings_id !== null && typeof row.settings_id !== 'number') row.settings_id = Number(row.settings_id)
-  }
-  return rows as LoadedLegacyRow[]
-}
-
 /** The number of settings rows, for the report's "left as they were". */
 export async function countSettingsRows(db: Kysely<any>): Promise<number> {
   const {rows} = await sql<{n: number | string}>`SELECT COUNT(*) AS n FROM ${sql.table(TABLES.settings)}`.execute(db)
   return Number(rows[0]?.n ?? 0)
+}
+
+/** A run of consecutive legacy ids (in id order) converted, written and verified together. */
+export interface LegacyPage {
+  first: number
+  last: number
+  rows: number
+  /** Per row, in id order: 1 for its pair's live row. */
+  live: number[]
+}
+
+export function legacyPages(plan: LivePlan, size: number): LegacyPage[] {
+  const pages: LegacyPage[] = []
+  for (let start = 0; start < plan.ids.length; start += size) {
+    const end = Math.min(start + size, plan.ids.length)
+    pages.push({first: plan.ids[start]!, last: plan.ids[end - 1]!, rows: end - start, live: plan.live.slice(start, end)})
+  }
+  return pages
+}
+
+/**
+ * The positions of a page's rows in the JSON arrays loadLegacyPage returns,
+ * and so the fields of LoadedLegacyRow a worker rebuilds (convert.ts).
+ */
+export const PAGE_COLUMNS = ['id', 'tenant_id', 'channel', 'provider', 'credentials_encrypted', 'webhook_secret', 'tenant_exists', 'settings_id'] as const
+
+/**
+ * One page of legacy rows as a JSON array of arrays (PAGE_COLUMNS), built by
+ * the database: one string for the page, handed to a crypto worker as is, so
+ * the main thread makes no JavaScript object per row. The tenant and settings
+ * lookups run on the tables' keys (tenants' primary key, settings' unique
+ * (tenant_id, channel)).
+ */
+export async function loadLegacyPage(db: Kysely<any>, dialect: Dialect, page: LegacyPage): Promise<string> {
+  const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
+  const cells = `l.id, l.tenant_id, l.channel, l.provider, l.credentials_encrypted, l.webhook_secret,
+      CASE WHEN EXISTS (SELECT 1 FROM "tenants" AS t WHERE t.id = l.tenant_id) THEN 1 ELSE 0 END,
+      (SELECT MAX(s.id) FROM "${TABLES.settings}" AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel)`
+  const rows = dialect === 'sqlite' ? `json_group_array(json_array(${cells}) ORDER BY l.id)` : `CAST(json_agg(json_build_array(${cells}) ORDER BY l.id) AS text)`
+  const [result] = await execute<{rows: string | null}>(
+    db,
+    `SELECT ${rows} AS rows FROM "${TABLES.legacy}" AS l WHERE l.id >= ${p(1)} AND l.id <= ${p(2)}`,
+    [page.first, page.last],
+  )
+  return result?.rows ?? '[]'
 }

@@ -74,17 +74,18 @@ export type ArchiveReason = 'merged' | 'superseded' | 'orphaned' | 'undecryptabl
 export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded', 'orphaned', 'undecryptable']
 
 /**
- * The columns of a legacy row that `up` reads into memory: what it decrypts,
- * plans with and encrypts, plus two facts the database looks up in the same
- * query: whether the row's tenant exists, and the settings row of its
- * (tenant, channel) if there is one. The other columns never pass through
- * JavaScript: the writes copy them from the legacy table in SQL and the
- * verification compares them there.
+ * The columns of a legacy row that a crypto worker gets (load.ts pages them
+ * out of the database as JSON): what it decrypts and encrypts, plus the
+ * plan's facts about it. The other columns never pass through JavaScript:
+ * the writes copy them from the legacy table in SQL and the verification
+ * compares them there.
  */
 export interface LoadedLegacyRow
-  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret' | 'updated_at'> {
+  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret'> {
   /** 1 when `tenants` has the row's tenant, else 0 (an orphan). */
   tenant_exists: number
+  /** 1 when the row is its (tenant, channel) pair's live row (select-live-rows.ts), else 0. */
+  live: number
   /** The existing settings row of the (tenant, channel) pair, or null. */
   settings_id: number | null
 }
@@ -149,9 +150,4 @@ export interface ConsolidationReport {
   settingsRowsUnchanged: number
   archive: {total: number; byReason: Record<ArchiveReason, number>}
   undecryptableRowIds: number[]
-}
-
-/** A (tenant, channel) key; NUL cannot occur in either part. */
-export function pairKey(tenantId: string, channel: string): string {
-  return `${tenantId}\u0000${channel}`
 }

@@ -45,28 +45,70 @@ const archive = `"${TABLES.archive}"`
 const settings = `"${TABLES.settings}"`
 const legacy = `"${TABLES.legacy}"`
 
+/** The columns of StoredRow, in the order readBackPage puts them in each JSON array. */
+const STORED_COLUMNS = [
+  'a.id',
+  'a.reason',
+  'a.settings_id',
+  'a.settings_created',
+  'a.credentials_encrypted',
+  'a.webhook_secret_encrypted',
+  's.id',
+  's.credentials_encrypted',
+  's.webhook_secret_encrypted',
+]
+
 /**
- * Reads back what one batch wrote and checks, before commit, every value that
- * JavaScript computed: each legacy row has its archive row with the planned
- * reason and settings row; the ev1 envelopes stored are byte for byte the
- * ones computed, and decrypting those stored bytes gives the legacy plaintext
- * (credentials) and the legacy webhook secret (NULL and '' kept apart). What
- * the database copied from the legacy row, the kept legacy value included, is
- * checked in SQL by verifyAgainstLegacy.
+ * Reads back, after a page's writes, what is stored for its legacy ids: each
+ * archive row and the settings row it points at, as one JSON array of arrays
+ * (STORED_COLUMNS) built by the database, so the main thread hands the stored
+ * bytes to the crypto worker that checks them (checkStoredPage) without an
+ * object per row. JSON carries the strings exactly.
  */
-export async function verifyBatch(db: Kysely<any>, dialect: Dialect, key: EncryptionKey, batch: ConvertedBatch): Promise<VerifyProblem[]> {
+export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: number, last: number): Promise<string> {
+  const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
+  const cells = STORED_COLUMNS.join(', ')
+  const rows = dialect === 'sqlite' ? `json_group_array(json_array(${cells}) ORDER BY a.id)` : `CAST(json_agg(json_build_array(${cells}) ORDER BY a.id) AS text)`
+  const [result] = await execute<{rows: string | null}>(
+    db,
+    `SELECT ${rows} AS rows FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id
+    WHERE a.id >= ${p(1)} AND a.id <= ${p(2)}`,
+    [first, last],
+  )
+  return result?.rows ?? '[]'
+}
+
+function parseStoredRows(json: string): StoredRow[] {
+  const cells = JSON.parse(json) as [number, string, number | null, number, string | null, string | null, number | null, string | null, string | null][]
+  return cells.map(([id, reason, settingsId, settingsCreated, credentials, secret, sId, sCredentials, sWebhook]) => ({
+    id,
+    reason,
+    settings_id: settingsId,
+    settings_created: settingsCreated,
+    credentials_encrypted: credentials,
+    webhook_secret_encrypted: secret,
+    s_id: sId,
+    s_credentials: sCredentials,
+    s_webhook: sWebhook,
+  }))
+}
+
+/**
+ * Checks, before commit, what readBackPage read against every value that
+ * JavaScript computed for the page (runs in the crypto worker that converted
+ * it): each legacy row has its archive row with the planned reason and
+ * settings row; the ev1 envelopes stored are byte for byte the ones computed,
+ * and decrypting those stored bytes gives the legacy plaintext (credentials)
+ * and the legacy webhook secret (NULL and '' kept apart). What the database
+ * copied from the legacy row, the kept legacy value included, is checked in
+ * SQL by verifyAgainstLegacy.
+ */
+export function checkStoredPage(key: EncryptionKey, batch: ConvertedBatch, storedJson: string): VerifyProblem[] {
   const {decisions} = batch
   const first = decisions[0]?.decrypted.row.id
   const last = decisions.at(-1)?.decrypted.row.id
   if (first === undefined || last === undefined) return []
-  const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
-  const rows = await execute<StoredRow>(
-    db,
-    `SELECT a.id, a.reason, a.settings_id, a.settings_created, a.credentials_encrypted, a.webhook_secret_encrypted, s.id AS s_id, s.credentials_encrypted AS s_credentials, s.webhook_secret_encrypted AS s_webhook
-    FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id
-    WHERE a.id >= ${p(1)} AND a.id <= ${p(2)} ORDER BY a.id`,
-    [first, last],
-  )
+  const rows = parseStoredRows(storedJson)
   const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
   // Both lists are in id order; a batch is a contiguous run of legacy ids, so equal lengths pair up by index.
