@@ -7,17 +7,17 @@ import {tableExists} from '../../migrate/schema-inspect.js'
 import type {Kysely} from 'kysely'
 import {CONVERT_BATCH_ROWS} from './batches.js'
 import {CryptoPool} from './crypto-pool.js'
-import {assertDecryptable} from './decrypt-legacy.js'
-import {countLegacyRows, countSettingsRows, legacyPages, loadLegacyPage, type LegacyPage} from './load.js'
+import {assertDecryptable, type DecryptFailure} from './decrypt-legacy.js'
+import {countLegacyRows, countSettingsRows, loadLegacyPage, loadLivePlan, pageLiveFlags, type LegacyPage} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {withMigrationPageCache} from './page-cache.js'
-import {consolidationReport, loadLivePlan} from './select-live-rows.js'
+import {consolidationReport, type BatchCounts} from './select-live-rows.js'
 import {captureLegacyState, makeSequenceTransactional, readSequence, saveState, stateKeys} from './state.js'
 import {TABLES, type ConsolidationReport} from './types.js'
 import {assertVerified, readBackPage, verifyAgainstLegacy, type VerifyProblem} from './verify.js'
-import type {DecryptedPage} from './worker-tasks.js'
-import {writePage, type PageWrites} from './write.js'
+import type {EncryptedPage} from './worker-tasks.js'
+import {writePage} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -45,16 +45,12 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   const total = await countLegacyRows(db)
   // With no credentials to convert, no key is needed (a fresh database migrates without one).
   const key = total > 0 ? parseEncryptionKey(ctx.settings.get('ENCRYPTION_KEY')) : undefined
-  // Started first: the workers boot while the database plans.
+  // Started first: the workers boot while the first page loads.
   const pool = key ? new CryptoPool(key, CryptoPool.sizeFor(Math.ceil(total / CONVERT_BATCH_ROWS))) : undefined
   try {
-    const pages = key ? legacyPages(await loadLivePlan(db, dialect), CONVERT_BATCH_ROWS) : []
-    const decrypted = await decryptPages(db, dialect, pool, pages, logger)
-    if (key) assertDecryptable(decrypted.flatMap((page) => page.failures), total, key, ctx.options.archiveUndecryptable === true)
-    const report = consolidationReport(
-      decrypted.map((page) => page.counts),
-      await countSettingsRows(db),
-    )
+    const {pages, failures} = await decryptPages(db, dialect, pool, logger)
+    if (key) assertDecryptable(failures, total, key, ctx.options.archiveUndecryptable === true)
+    const settingsRows = await countSettingsRows(db)
 
     // First write: from here on, failures roll back with the transaction.
     const state = await captureLegacyState(db, dialect)
@@ -63,37 +59,57 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await createArchiveTable(db)
     await createStateTable(db)
 
-    await withMigrationPageCache(db, dialect, async () => {
-      const problems = await writeAndVerifyPages(db, dialect, pool, pages, logger, total)
+    const counts = await withMigrationPageCache(db, dialect, async () => {
+      const {problems, counts} = await writeAndVerifyPages(db, dialect, pool, pages, logger, total)
       if (total > 0) problems.push(...(await verifyAgainstLegacy(db, dialect)))
       await assertVerified(db, problems, total)
+      return counts
     })
     await dropTable(db, TABLES.legacy)
     state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
     await saveState(db, state)
-    return report
+    return consolidationReport(counts, settingsRows)
   } finally {
     await pool?.close()
   }
 }
 
-/** The decrypt pass: each page loaded by this thread and decrypted by its worker, before anything is written. */
+/**
+ * The decrypt pass, before anything is written: each page loaded by this
+ * thread and sent to its worker, which decrypts it while the next loads, and
+ * then, while the workers finish, the plan of live rows (encryption needs it;
+ * decryption does not).
+ */
 async function decryptPages(
   db: Kysely<any>,
   dialect: Dialect,
   pool: CryptoPool | undefined,
-  pages: readonly LegacyPage[],
   logger: Logger,
-): Promise<DecryptedPage[]> {
-  const decrypting: Promise<DecryptedPage>[] = []
-  for (const [page, rows] of pages.entries()) {
-    const json = await loadLegacyPage(db, dialect, rows)
-    decrypting.push(pool!.run<DecryptedPage>({task: 'decrypt', page, json, live: rows.live}))
+): Promise<{pages: PlannedPage[]; failures: DecryptFailure[]}> {
+  if (!pool) return {pages: [], failures: []}
+  const loaded: LegacyPage[] = []
+  const decrypting: Promise<DecryptFailure[]>[] = []
+  for (let after = 0; ; ) {
+    const next = await loadLegacyPage(db, dialect, after, CONVERT_BATCH_ROWS)
+    if (!next) break
+    decrypting.push(pool.run<DecryptFailure[]>({task: 'decrypt', page: loaded.length, json: next.json}))
+    loaded.push(next.page)
+    after = next.page.last
   }
-  const decrypted = await Promise.all(decrypting)
-  logger.debug(`consolidation: decrypted ${pages.reduce((sum, page) => sum + page.rows, 0)} legacy rows`)
-  return decrypted
+  const plan = await loadLivePlan(db, dialect)
+  let offset = 0
+  const pages = loaded.map((page) => {
+    const live = pageLiveFlags(plan, page, offset)
+    offset += page.rows
+    return {...page, live}
+  })
+  const failures = (await Promise.all(decrypting)).flat()
+  logger.debug(`consolidation: decrypted ${offset} legacy rows`)
+  return {pages, failures}
 }
+
+/** A page with its rows' liveness flags. */
+type PlannedPage = LegacyPage & {live: number[]}
 
 /**
  * Each page re-encrypted by its worker (all asked at once, so the workers run
@@ -104,16 +120,19 @@ async function writeAndVerifyPages(
   db: Kysely<any>,
   dialect: Dialect,
   pool: CryptoPool | undefined,
-  pages: readonly LegacyPage[],
+  pages: readonly PlannedPage[],
   logger: Logger,
   total: number,
-): Promise<VerifyProblem[]> {
+): Promise<{problems: VerifyProblem[]; counts: BatchCounts[]}> {
   const archivedAt = new Date().toISOString()
-  const encrypting = pages.map((_, page) => pool!.run<PageWrites>({task: 'encrypt', page}))
+  const encrypting = pages.map((rows, page) => pool!.run<EncryptedPage>({task: 'encrypt', page, live: rows.live}))
   const verifying: Promise<VerifyProblem[]>[] = []
+  const counts: BatchCounts[] = []
   let done = 0
   for (const [page, rows] of pages.entries()) {
-    await writePage(db, dialect, await encrypting[page]!, archivedAt)
+    const encrypted = await encrypting[page]!
+    await writePage(db, dialect, encrypted.writes, archivedAt)
+    counts.push(encrypted.counts)
     const stored = await readBackPage(db, dialect, rows.first, rows.last)
     verifying.push(pool!.run<VerifyProblem[]>({task: 'verify', page, stored}))
     done += rows.rows
@@ -121,5 +140,5 @@ async function writeAndVerifyPages(
   }
   const problems = (await Promise.all(verifying)).flat()
   logger.debug(`consolidation: verified ${done}/${total}`)
-  return problems
+  return {problems, counts}
 }

@@ -7,7 +7,7 @@ import {MigrationError} from '../../errors/engage-error.js'
 import type {PageTask} from './worker-tasks.js'
 
 /** More workers than this buys nothing at 100,000 rows: the main thread's database work is then the bound. */
-const MAX_WORKERS = 4
+const MAX_WORKERS = 3
 
 interface Pending {
   resolve(value: unknown): void
@@ -73,9 +73,14 @@ export class CryptoPool {
     }
   }
 
-  /** As many workers as CPUs (at most MAX_WORKERS), and no more than there are pages. */
+  /**
+   * One worker per CPU the main thread leaves free (its database work keeps
+   * one busy; at least one worker), at most MAX_WORKERS, and no more than
+   * there are pages. On 2 CPUs, one worker: a second measured slower, as
+   * three busy threads then share two CPUs.
+   */
   static sizeFor(pages: number): number {
-    return Math.max(1, Math.min(pages, availableParallelism(), MAX_WORKERS))
+    return Number(process.env.HMIG_WORKERS) || Math.max(1, Math.min(pages, availableParallelism() - 1, MAX_WORKERS))
   }
 
   /** Sends a page's task to its worker. The promise is marked handled: one left unawaited after a failure is no crash. */

@@ -59,13 +59,10 @@ export function decryptLegacyRow(key: EncryptionKey, row: LoadedLegacyRow): Decr
 
 /**
  * Rebuilds a page's rows from the JSON loadLegacyPage returned (PAGE_COLUMNS
- * positions) with their liveness, and decrypts each; runs in a crypto worker.
+ * positions) and decrypts each; runs in a crypto worker.
  */
-export function decryptPage(key: EncryptionKey, json: string, live: readonly number[]): DecryptedRow[] {
+export function decryptPage(key: EncryptionKey, json: string): DecryptedRow[] {
   const cells = JSON.parse(json) as [number, string, string, string, string, string | null, number, number | null][]
-  if (cells.length !== live.length) {
-    throw new MigrationError(`A page of ${cells.length} legacy rows came with ${live.length} liveness flags.`, {code: 'CONSOLIDATION_INTERNAL'})
-  }
   const out: DecryptedRow[] = new Array(cells.length)
   for (let index = 0; index < cells.length; index++) {
     const [id, tenantId, channel, provider, credentials, webhookSecret, tenantExists, settingsId] = cells[index]!
@@ -77,7 +74,6 @@ export function decryptPage(key: EncryptionKey, json: string, live: readonly num
       credentials_encrypted: credentials,
       webhook_secret: webhookSecret,
       tenant_exists: tenantExists,
-      live: live[index]!,
       settings_id: settingsId,
     }
     out[index] = decryptLegacyRow(key, row)

@@ -1,6 +1,6 @@
 import {sql, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
-import type {LivePlan} from './select-live-rows.js'
+import {MigrationError} from '../../errors/engage-error.js'
 import {TABLES} from './types.js'
 import {execute} from './write.js'
 
@@ -18,47 +18,85 @@ export async function countSettingsRows(db: Kysely<any>): Promise<number> {
   return Number(rows[0]?.n ?? 0)
 }
 
-/** A run of consecutive legacy ids (in id order) converted, written and verified together. */
+/** Every legacy id in order, and beside each whether it is its pair's live row. */
+export interface LivePlan {
+  ids: number[]
+  live: number[]
+}
+
+/**
+ * The live row of each (tenant, channel) pair, computed by the database in
+ * one pass: newest `updated_at`, then highest id. Timestamps compare as bytes
+ * (SQLite's BINARY collation; PostgreSQL's "C"), as the backend's
+ * `ORDER BY updated_at DESC, id DESC` on SQLite does. Liveness does not depend
+ * on whether a row decrypts: an undecryptable live row leaves its pair without
+ * credentials rather than promoting an older, superseded set. Two JSON arrays
+ * of numbers (one string each), so 100,000 rows cost no JavaScript object each.
+ */
+export async function loadLivePlan(db: Kysely<any>, dialect: Dialect): Promise<LivePlan> {
+  const updatedAt = dialect === 'sqlite' ? 'updated_at' : 'updated_at COLLATE "C"'
+  const aggregate = (column: string) =>
+    dialect === 'sqlite' ? `json_group_array(${column} ORDER BY id)` : `CAST(json_agg(${column} ORDER BY id) AS text)`
+  const [row] = await execute<{ids: string | null; live: string | null}>(
+    db,
+    `SELECT ${aggregate('id')} AS ids, ${aggregate('live')} AS live
+    FROM (SELECT id, CASE WHEN ROW_NUMBER() OVER (PARTITION BY tenant_id, channel ORDER BY ${updatedAt} DESC, id DESC) = 1
+      THEN 1 ELSE 0 END AS live FROM "${TABLES.legacy}") AS ranked`,
+    [],
+  )
+  return {ids: JSON.parse(row?.ids ?? '[]') as number[], live: JSON.parse(row?.live ?? '[]') as number[]}
+}
+
+/** A run of consecutive legacy rows (in id order) decrypted, converted, written and verified together. */
 export interface LegacyPage {
   first: number
   last: number
   rows: number
-  /** Per row, in id order: 1 for its pair's live row. */
-  live: number[]
 }
 
-export function legacyPages(plan: LivePlan, size: number): LegacyPage[] {
-  const pages: LegacyPage[] = []
-  for (let start = 0; start < plan.ids.length; start += size) {
-    const end = Math.min(start + size, plan.ids.length)
-    pages.push({first: plan.ids[start]!, last: plan.ids[end - 1]!, rows: end - start, live: plan.live.slice(start, end)})
+/** The liveness flags of a page's rows, cut from the plan (both in id order; `offset` is the page's first row's position). */
+export function pageLiveFlags(plan: LivePlan, page: LegacyPage, offset: number): number[] {
+  if (plan.ids[offset] !== page.first || plan.ids[offset + page.rows - 1] !== page.last) {
+    throw new MigrationError(`The live-row plan does not line up with the page of legacy ids ${page.first}–${page.last}.`, {
+      code: 'CONSOLIDATION_INTERNAL',
+    })
   }
-  return pages
+  return plan.live.slice(offset, offset + page.rows)
 }
 
 /**
  * The positions of a page's rows in the JSON arrays loadLegacyPage returns,
- * and so the fields of LoadedLegacyRow a worker rebuilds (convert.ts).
+ * and so the fields of LoadedLegacyRow a worker rebuilds (decrypt-legacy.ts).
  */
 export const PAGE_COLUMNS = ['id', 'tenant_id', 'channel', 'provider', 'credentials_encrypted', 'webhook_secret', 'tenant_exists', 'settings_id'] as const
 
 /**
- * One page of legacy rows as a JSON array of arrays (PAGE_COLUMNS), built by
- * the database: one string for the page, handed to a crypto worker as is, so
- * the main thread makes no JavaScript object per row. The tenant and settings
- * lookups run on the tables' keys (tenants' primary key, settings' unique
- * (tenant_id, channel)).
+ * The next page of at most `size` legacy rows after id `after`, as a JSON
+ * array of arrays (PAGE_COLUMNS) built by the database: one string for the
+ * page, handed to a crypto worker as is, so the main thread makes no
+ * JavaScript object per row. The tenant and settings lookups run on the
+ * tables' keys (tenants' primary key, settings' unique (tenant_id, channel)).
+ * Undefined after the last page.
  */
-export async function loadLegacyPage(db: Kysely<any>, dialect: Dialect, page: LegacyPage): Promise<string> {
+export async function loadLegacyPage(
+  db: Kysely<any>,
+  dialect: Dialect,
+  after: number,
+  size: number,
+): Promise<{page: LegacyPage; json: string} | undefined> {
   const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
   const cells = `l.id, l.tenant_id, l.channel, l.provider, l.credentials_encrypted, l.webhook_secret,
       CASE WHEN EXISTS (SELECT 1 FROM "tenants" AS t WHERE t.id = l.tenant_id) THEN 1 ELSE 0 END,
       (SELECT MAX(s.id) FROM "${TABLES.settings}" AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel)`
   const rows = dialect === 'sqlite' ? `json_group_array(json_array(${cells}) ORDER BY l.id)` : `CAST(json_agg(json_build_array(${cells}) ORDER BY l.id) AS text)`
-  const [result] = await execute<{rows: string | null}>(
+  const [result] = await execute<{rows: string | null; first: number | string | null; last: number | string | null; n: number | string}>(
     db,
-    `SELECT ${rows} AS rows FROM "${TABLES.legacy}" AS l WHERE l.id >= ${p(1)} AND l.id <= ${p(2)}`,
-    [page.first, page.last],
+    `SELECT ${rows} AS rows, MIN(l.id) AS first, MAX(l.id) AS last, COUNT(*) AS n
+    FROM (SELECT id, tenant_id, channel, provider, credentials_encrypted, webhook_secret FROM "${TABLES.legacy}"
+      WHERE id > ${p(1)} ORDER BY id LIMIT ${p(2)}) AS l`,
+    [after, size],
   )
-  return result?.rows ?? '[]'
+  const count = Number(result?.n ?? 0)
+  if (count === 0 || !result?.rows) return undefined
+  return {page: {first: Number(result.first), last: Number(result.last), rows: count}, json: result.rows}
 }

@@ -1,38 +1,5 @@
-import type {Kysely} from 'kysely'
-import type {Dialect} from '../../db/database.js'
-import {ARCHIVE_REASONS, TABLES, type ArchiveReason, type ConsolidationReport, type DecryptedRow, type RowDecision} from './types.js'
-import {execute} from './write.js'
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-/** Every legacy id in order, and beside each whether it is its pair's live row. */
-export interface LivePlan {
-  ids: number[]
-  live: number[]
-}
-
-/**
- * The live row of each (tenant, channel) pair, computed by the database in
- * one pass: newest `updated_at`, then highest id. Timestamps compare as bytes
- * (SQLite's BINARY collation; PostgreSQL's "C"), as the backend's
- * `ORDER BY updated_at DESC, id DESC` on SQLite does. Liveness does not depend
- * on whether a row decrypts: an undecryptable live row leaves its pair without
- * credentials rather than promoting an older, superseded set. Two JSON arrays
- * of numbers (one string each), so 100,000 rows cost no JavaScript object each.
- */
-export async function loadLivePlan(db: Kysely<any>, dialect: Dialect): Promise<LivePlan> {
-  const updatedAt = dialect === 'sqlite' ? 'updated_at' : 'updated_at COLLATE "C"'
-  const aggregate = (column: string) =>
-    dialect === 'sqlite' ? `json_group_array(${column} ORDER BY id)` : `CAST(json_agg(${column} ORDER BY id) AS text)`
-  const [row] = await execute<{ids: string | null; live: string | null}>(
-    db,
-    `SELECT ${aggregate('id')} AS ids, ${aggregate('live')} AS live
-    FROM (SELECT id, CASE WHEN ROW_NUMBER() OVER (PARTITION BY tenant_id, channel ORDER BY ${updatedAt} DESC, id DESC) = 1
-      THEN 1 ELSE 0 END AS live FROM "${TABLES.legacy}") AS ranked`,
-    [],
-  )
-  return {ids: JSON.parse(row?.ids ?? '[]') as number[], live: JSON.parse(row?.live ?? '[]') as number[]}
-}
+import {MigrationError} from '../../errors/engage-error.js'
+import {ARCHIVE_REASONS, type ArchiveReason, type ConsolidationReport, type DecryptedRow, type RowDecision} from './types.js'
 
 /** What one batch's decisions add up to; summed into the report. */
 export interface BatchCounts {
@@ -47,9 +14,13 @@ export interface BatchCounts {
  * decrypt (only with archiveUndecryptable) is 'undecryptable' whatever its
  * place; a row whose tenant no longer exists is 'orphaned'; the pair's live
  * row is 'merged' into the settings row (existing, or created disabled); any
- * other is 'superseded'.
+ * other is 'superseded'. `live` holds, per row, 1 for its pair's live row
+ * (loadLivePlan).
  */
-export function decideRows(decrypted: readonly DecryptedRow[]): {decisions: RowDecision[]; counts: BatchCounts} {
+export function decideRows(decrypted: readonly DecryptedRow[], live: readonly number[]): {decisions: RowDecision[]; counts: BatchCounts} {
+  if (live.length !== decrypted.length) {
+    throw new MigrationError(`A page of ${decrypted.length} legacy rows came with ${live.length} liveness flags.`, {code: 'CONSOLIDATION_INTERNAL'})
+  }
   const counts: BatchCounts = {
     byReason: Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>,
     intoExisting: 0,
@@ -65,7 +36,7 @@ export function decideRows(decrypted: readonly DecryptedRow[]): {decisions: RowD
       decision = {decrypted: entry, reason: 'undecryptable'}
       counts.undecryptableRowIds.push(row.id)
     } else if (row.tenant_exists === 0) decision = {decrypted: entry, reason: 'orphaned'}
-    else if (row.live === 0) decision = {decrypted: entry, reason: 'superseded'}
+    else if (live[index] === 0) decision = {decrypted: entry, reason: 'superseded'}
     else {
       const settingsId = row.settings_id ?? undefined
       decision = {decrypted: entry, reason: 'merged', settingsId}

@@ -75,8 +75,8 @@ export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded'
 
 /**
  * The columns of a legacy row that a crypto worker gets (load.ts pages them
- * out of the database as JSON): what it decrypts and encrypts, plus the
- * plan's facts about it. The other columns never pass through JavaScript:
+ * out of the database as JSON): what it decrypts and encrypts, plus two
+ * facts the database looks up with it. The other columns never pass through JavaScript:
  * the writes copy them from the legacy table in SQL and the verification
  * compares them there.
  */
@@ -84,8 +84,6 @@ export interface LoadedLegacyRow
   extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret'> {
   /** 1 when `tenants` has the row's tenant, else 0 (an orphan). */
   tenant_exists: number
-  /** 1 when the row is its (tenant, channel) pair's live row (select-live-rows.ts), else 0. */
-  live: number
   /** The existing settings row of the (tenant, channel) pair, or null. */
   settings_id: number | null
 }

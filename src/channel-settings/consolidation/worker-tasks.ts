@@ -1,15 +1,15 @@
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {MigrationError} from '../../errors/engage-error.js'
-import {convertBatch, serializeWrites, type ConvertedBatch} from './convert.js'
+import {convertBatch, serializeWrites} from './convert.js'
 import {decryptPage, type DecryptFailure} from './decrypt-legacy.js'
 import {decideRows, type BatchCounts} from './select-live-rows.js'
-import type {RowDecision} from './types.js'
-import {checkStoredPage, type VerifyProblem} from './verify.js'
+import type {DecryptedRow} from './types.js'
+import {checkStoredPage, type VerifyProblem, type WrittenPage} from './check-stored.js'
 import type {PageWrites} from './write.js'
 
-/** What the decrypt pass tells the main thread about a page: no plaintext, only failures and counts. */
-export interface DecryptedPage {
-  failures: DecryptFailure[]
+/** What a page's encryption hands back: the writes' parameters, and what its decisions add up to. */
+export interface EncryptedPage {
+  writes: PageWrites
   counts: BatchCounts
 }
 
@@ -21,26 +21,27 @@ export interface DecryptedPage {
  * the main thread only moves database text.
  */
 export class PageCrypto {
-  private readonly decided = new Map<number, RowDecision[]>()
-  private readonly converted = new Map<number, ConvertedBatch>()
+  private readonly decrypted = new Map<number, DecryptedRow[]>()
+  private readonly converted = new Map<number, WrittenPage>()
 
   constructor(private readonly key: EncryptionKey) {}
 
-  /** Decrypts a page (loadLegacyPage's JSON) and decides each row's fate; nothing is encrypted yet. */
-  decrypt(page: number, json: string, live: readonly number[]): DecryptedPage {
-    const decrypted = decryptPage(this.key, json, live)
-    const {decisions, counts} = decideRows(decrypted)
-    this.decided.set(page, decisions)
+  /** Decrypts a page (loadLegacyPage's JSON); returns the rows that do not decrypt, without any of their value. */
+  decrypt(page: number, json: string): DecryptFailure[] {
+    const decrypted = decryptPage(this.key, json)
+    this.decrypted.set(page, decrypted)
     const failures: DecryptFailure[] = []
     for (const entry of decrypted) if (!entry.ok) failures.push({id: entry.row.id, problem: entry.problem})
-    return {failures, counts}
+    return failures
   }
 
-  /** Re-encrypts a decrypted page as ev1 (convertBatch) and returns what its writes bind. */
-  encrypt(page: number): PageWrites {
-    const batch = convertBatch(this.key, this.take(this.decided, page))
-    this.converted.set(page, batch)
-    return serializeWrites(batch)
+  /** Decides each row's fate (`live`: loadLivePlan's flags), re-encrypts the page as ev1 (convertBatch), and returns what its writes bind. */
+  encrypt(page: number, live: readonly number[]): EncryptedPage {
+    const {decisions, counts} = decideRows(this.take(this.decrypted, page), live)
+    const batch = convertBatch(this.key, decisions)
+    // Kept for the check: not the tuples, which are serialised and gone.
+    this.converted.set(page, {decisions: batch.decisions, credentials: batch.credentials, secrets: batch.secrets})
+    return {writes: serializeWrites(batch), counts}
   }
 
   /** Checks what the database stored for the page (readBackPage's JSON) against what was computed; forgets the page. */
@@ -58,16 +59,16 @@ export class PageCrypto {
 
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
-  | {task: 'decrypt'; page: number; json: string; live: number[]}
-  | {task: 'encrypt'; page: number}
+  | {task: 'decrypt'; page: number; json: string}
+  | {task: 'encrypt'; page: number; live: number[]}
   | {task: 'verify'; page: number; stored: string}
 
-export function runPageTask(crypto: PageCrypto, message: PageTask): DecryptedPage | PageWrites | VerifyProblem[] {
+export function runPageTask(crypto: PageCrypto, message: PageTask): DecryptFailure[] | EncryptedPage | VerifyProblem[] {
   switch (message.task) {
     case 'decrypt':
-      return crypto.decrypt(message.page, message.json, message.live)
+      return crypto.decrypt(message.page, message.json)
     case 'encrypt':
-      return crypto.encrypt(message.page)
+      return crypto.encrypt(message.page, message.live)
     case 'verify':
       return crypto.verify(message.page, message.stored)
   }
