@@ -80,7 +80,7 @@ export class CryptoPool {
    * three busy threads then share two CPUs.
    */
   static sizeFor(pages: number): number {
-    return Number(process.env.HMIG_WORKERS) || Math.max(1, Math.min(pages, availableParallelism() - 1, MAX_WORKERS))
+    return Math.max(1, Math.min(pages, availableParallelism() - 1, MAX_WORKERS))
   }
 
   /** Sends a page's task to its worker. The promise is marked handled: one left unawaited after a failure is no crash. */
