@@ -8,7 +8,7 @@ import type {Kysely} from 'kysely'
 import {CONVERT_BATCH_ROWS} from './batches.js'
 import {CryptoPool} from './crypto-pool.js'
 import {assertDecryptable, type DecryptFailure} from './decrypt-legacy.js'
-import {countLegacyRows, countSettingsRows, loadLegacyPage, loadLivePlan, pageLiveFlags, type LegacyPage} from './load.js'
+import {countLegacyRows, countSettingsRows, loadLegacyPage, loadLiveIds, type LegacyPage} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {withMigrationPageCache} from './page-cache.js'
@@ -60,8 +60,11 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await createStateTable(db)
 
     const counts = await withMigrationPageCache(db, dialect, async () => {
-      const {problems, counts} = await writeAndVerifyPages(db, dialect, pool, pages, logger, total)
-      if (total > 0) problems.push(...(await verifyAgainstLegacy(db, dialect)))
+      const {verifying, counts} = await writePages(db, dialect, pool, pages, logger, total)
+      // The SQL half runs while the workers finish checking the last pages.
+      const sqlProblems = total > 0 ? await verifyAgainstLegacy(db, dialect) : []
+      const problems = [...(await Promise.all(verifying)).flat(), ...sqlProblems]
+      logger.debug(`consolidation: verified ${total}/${total}`)
       await assertVerified(db, problems, total)
       return counts
     })
@@ -85,47 +88,40 @@ async function decryptPages(
   dialect: Dialect,
   pool: CryptoPool | undefined,
   logger: Logger,
-): Promise<{pages: PlannedPage[]; failures: DecryptFailure[]}> {
+): Promise<{pages: LegacyPage[]; failures: DecryptFailure[]}> {
   if (!pool) return {pages: [], failures: []}
-  const loaded: LegacyPage[] = []
+  const pages: LegacyPage[] = []
   const decrypting: Promise<DecryptFailure[]>[] = []
   for (let after = 0; ; ) {
     const next = await loadLegacyPage(db, dialect, after, CONVERT_BATCH_ROWS)
     if (!next) break
-    decrypting.push(pool.run<DecryptFailure[]>({task: 'decrypt', page: loaded.length, json: next.json}))
-    loaded.push(next.page)
+    decrypting.push(pool.run<DecryptFailure[]>({task: 'decrypt', page: pages.length, json: next.json}))
+    pages.push(next.page)
     after = next.page.last
   }
-  const plan = await loadLivePlan(db, dialect)
-  let offset = 0
-  const pages = loaded.map((page) => {
-    const live = pageLiveFlags(plan, page, offset)
-    offset += page.rows
-    return {...page, live}
-  })
+  const planned = pool.broadcast({task: 'plan', page: 0, liveIds: await loadLiveIds(db, dialect)})
   const failures = (await Promise.all(decrypting)).flat()
-  logger.debug(`consolidation: decrypted ${offset} legacy rows`)
+  await planned
+  logger.debug(`consolidation: decrypted ${pages.reduce((sum, page) => sum + page.rows, 0)} legacy rows`)
   return {pages, failures}
 }
 
-/** A page with its rows' liveness flags. */
-type PlannedPage = LegacyPage & {live: number[]}
-
 /**
  * Each page re-encrypted by its worker (all asked at once, so the workers run
- * ahead), written by this thread as its turn comes, read back, and checked by
- * its worker while this thread writes the next pages.
+ * ahead), written by this thread as its turn comes, read back, and handed to
+ * its worker to check while this thread writes the next pages. Returns the
+ * checks still running.
  */
-async function writeAndVerifyPages(
+async function writePages(
   db: Kysely<any>,
   dialect: Dialect,
   pool: CryptoPool | undefined,
-  pages: readonly PlannedPage[],
+  pages: readonly LegacyPage[],
   logger: Logger,
   total: number,
-): Promise<{problems: VerifyProblem[]; counts: BatchCounts[]}> {
+): Promise<{verifying: Promise<VerifyProblem[]>[]; counts: BatchCounts[]}> {
   const archivedAt = new Date().toISOString()
-  const encrypting = pages.map((rows, page) => pool!.run<EncryptedPage>({task: 'encrypt', page, live: rows.live}))
+  const encrypting = pages.map((_, page) => pool!.run<EncryptedPage>({task: 'encrypt', page}))
   const verifying: Promise<VerifyProblem[]>[] = []
   const counts: BatchCounts[] = []
   let done = 0
@@ -138,7 +134,5 @@ async function writeAndVerifyPages(
     done += rows.rows
     logger.debug(`consolidation: converted ${done}/${total}`)
   }
-  const problems = (await Promise.all(verifying)).flat()
-  logger.debug(`consolidation: verified ${done}/${total}`)
-  return {problems, counts}
+  return {verifying, counts}
 }

@@ -20,12 +20,13 @@ interface Pending {
  * worker thread does not inherit its parent's module hooks.
  */
 function spawn(keyData: {keyId: string; key: Uint8Array}): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./crypto-worker.js', import.meta.url), {workerData: keyData})
+  const options = {workerData: keyData}
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./crypto-worker.js', import.meta.url), options)
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href
   const entry = new URL('./crypto-worker.ts', import.meta.url).href
   return new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`, {
     eval: true,
-    workerData: keyData,
+    ...options,
   })
 }
 
@@ -95,6 +96,11 @@ export class CryptoPool {
     })
     result.catch(() => {})
     return result
+  }
+
+  /** Sends the same task to every worker (`page` is ignored). */
+  async broadcast(message: PageTask): Promise<void> {
+    await Promise.all(this.workers.map((_, index) => this.run({...message, page: index})))
   }
 
   async close(): Promise<void> {

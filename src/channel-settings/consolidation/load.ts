@@ -1,6 +1,5 @@
 import {sql, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
-import {MigrationError} from '../../errors/engage-error.js'
 import {TABLES} from './types.js'
 import {execute} from './write.js'
 
@@ -18,33 +17,25 @@ export async function countSettingsRows(db: Kysely<any>): Promise<number> {
   return Number(rows[0]?.n ?? 0)
 }
 
-/** Every legacy id in order, and beside each whether it is its pair's live row. */
-export interface LivePlan {
-  ids: number[]
-  live: number[]
-}
-
 /**
  * The live row of each (tenant, channel) pair, computed by the database in
  * one pass: newest `updated_at`, then highest id. Timestamps compare as bytes
  * (SQLite's BINARY collation; PostgreSQL's "C"), as the backend's
  * `ORDER BY updated_at DESC, id DESC` on SQLite does. Liveness does not depend
  * on whether a row decrypts: an undecryptable live row leaves its pair without
- * credentials rather than promoting an older, superseded set. Two JSON arrays
- * of numbers (one string each), so 100,000 rows cost no JavaScript object each.
+ * credentials rather than promoting an older, superseded set. The live ids as
+ * one JSON array (in no particular order), passed to the workers as is.
  */
-export async function loadLivePlan(db: Kysely<any>, dialect: Dialect): Promise<LivePlan> {
+export async function loadLiveIds(db: Kysely<any>, dialect: Dialect): Promise<string> {
   const updatedAt = dialect === 'sqlite' ? 'updated_at' : 'updated_at COLLATE "C"'
-  const aggregate = (column: string) =>
-    dialect === 'sqlite' ? `json_group_array(${column} ORDER BY id)` : `CAST(json_agg(${column} ORDER BY id) AS text)`
-  const [row] = await execute<{ids: string | null; live: string | null}>(
+  const ids = dialect === 'sqlite' ? 'json_group_array(id)' : 'CAST(json_agg(id) AS text)'
+  const [row] = await execute<{ids: string | null}>(
     db,
-    `SELECT ${aggregate('id')} AS ids, ${aggregate('live')} AS live
-    FROM (SELECT id, CASE WHEN ROW_NUMBER() OVER (PARTITION BY tenant_id, channel ORDER BY ${updatedAt} DESC, id DESC) = 1
-      THEN 1 ELSE 0 END AS live FROM "${TABLES.legacy}") AS ranked`,
+    `SELECT ${ids} AS ids FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY tenant_id, channel ORDER BY ${updatedAt} DESC, id DESC) AS rank
+      FROM "${TABLES.legacy}") AS ranked WHERE rank = 1`,
     [],
   )
-  return {ids: JSON.parse(row?.ids ?? '[]') as number[], live: JSON.parse(row?.live ?? '[]') as number[]}
+  return row?.ids ?? '[]'
 }
 
 /** A run of consecutive legacy rows (in id order) decrypted, converted, written and verified together. */
@@ -52,16 +43,6 @@ export interface LegacyPage {
   first: number
   last: number
   rows: number
-}
-
-/** The liveness flags of a page's rows, cut from the plan (both in id order; `offset` is the page's first row's position). */
-export function pageLiveFlags(plan: LivePlan, page: LegacyPage, offset: number): number[] {
-  if (plan.ids[offset] !== page.first || plan.ids[offset + page.rows - 1] !== page.last) {
-    throw new MigrationError(`The live-row plan does not line up with the page of legacy ids ${page.first}–${page.last}.`, {
-      code: 'CONSOLIDATION_INTERNAL',
-    })
-  }
-  return plan.live.slice(offset, offset + page.rows)
 }
 
 /**

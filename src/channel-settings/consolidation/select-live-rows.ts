@@ -1,4 +1,3 @@
-import {MigrationError} from '../../errors/engage-error.js'
 import {ARCHIVE_REASONS, type ArchiveReason, type ConsolidationReport, type DecryptedRow, type RowDecision} from './types.js'
 
 /** What one batch's decisions add up to; summed into the report. */
@@ -14,13 +13,9 @@ export interface BatchCounts {
  * decrypt (only with archiveUndecryptable) is 'undecryptable' whatever its
  * place; a row whose tenant no longer exists is 'orphaned'; the pair's live
  * row is 'merged' into the settings row (existing, or created disabled); any
- * other is 'superseded'. `live` holds, per row, 1 for its pair's live row
- * (loadLivePlan).
+ * other is 'superseded'. `liveIds`: every pair's live row (loadLiveIds).
  */
-export function decideRows(decrypted: readonly DecryptedRow[], live: readonly number[]): {decisions: RowDecision[]; counts: BatchCounts} {
-  if (live.length !== decrypted.length) {
-    throw new MigrationError(`A page of ${decrypted.length} legacy rows came with ${live.length} liveness flags.`, {code: 'CONSOLIDATION_INTERNAL'})
-  }
+export function decideRows(decrypted: readonly DecryptedRow[], liveIds: ReadonlySet<number>): {decisions: RowDecision[]; counts: BatchCounts} {
   const counts: BatchCounts = {
     byReason: Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>,
     intoExisting: 0,
@@ -36,7 +31,7 @@ export function decideRows(decrypted: readonly DecryptedRow[], live: readonly nu
       decision = {decrypted: entry, reason: 'undecryptable'}
       counts.undecryptableRowIds.push(row.id)
     } else if (row.tenant_exists === 0) decision = {decrypted: entry, reason: 'orphaned'}
-    else if (live[index] === 0) decision = {decrypted: entry, reason: 'superseded'}
+    else if (!liveIds.has(row.id)) decision = {decrypted: entry, reason: 'superseded'}
     else {
       const settingsId = row.settings_id ?? undefined
       decision = {decrypted: entry, reason: 'merged', settingsId}

@@ -74,14 +74,15 @@ export type ArchiveReason = 'merged' | 'superseded' | 'orphaned' | 'undecryptabl
 export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded', 'orphaned', 'undecryptable']
 
 /**
- * The columns of a legacy row that a crypto worker gets (load.ts pages them
- * out of the database as JSON): what it decrypts and encrypts, plus two
- * facts the database looks up with it. The other columns never pass through JavaScript:
+ * The columns of a legacy row that a crypto worker keeps (load.ts pages them
+ * out of the database as JSON): what it encrypts, plus two facts the
+ * database looks up with it. The legacy value itself is decrypted and let go
+ * (DecryptedRow keeps what is needed of it). The other columns never pass through JavaScript:
  * the writes copy them from the legacy table in SQL and the verification
  * compares them there.
  */
 export interface LoadedLegacyRow
-  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret'> {
+  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'webhook_secret'> {
   /** 1 when `tenants` has the row's tenant, else 0 (an orphan). */
   tenant_exists: number
   /** The existing settings row of the (tenant, channel) pair, or null. */
@@ -90,7 +91,15 @@ export interface LoadedLegacyRow
 
 /** A legacy row after the decrypt pass: its plaintext, or why it has none. */
 export type DecryptedRow =
-  | {row: LoadedLegacyRow; ok: true; plaintext: Buffer}
+  | {
+      row: LoadedLegacyRow
+      ok: true
+      plaintext: Buffer
+      /** Whether `down` can rebuild the legacy value from its IV (legacy-bytes.ts). */
+      keptAsIv: boolean
+      /** The provider config JSON (the non-secret part of the credentials). */
+      config: string
+    }
   | {row: LoadedLegacyRow; ok: false; problem: string}
 
 /** What happens to one legacy row. */

@@ -22,6 +22,7 @@ export interface EncryptedPage {
  */
 export class PageCrypto {
   private readonly decrypted = new Map<number, DecryptedRow[]>()
+  private liveIds: ReadonlySet<number> | undefined
   private readonly converted = new Map<number, WrittenPage>()
 
   constructor(private readonly key: EncryptionKey) {}
@@ -35,9 +36,15 @@ export class PageCrypto {
     return failures
   }
 
-  /** Decides each row's fate (`live`: loadLivePlan's flags), re-encrypts the page as ev1 (convertBatch), and returns what its writes bind. */
-  encrypt(page: number, live: readonly number[]): EncryptedPage {
-    const {decisions, counts} = decideRows(this.take(this.decrypted, page), live)
+  /** Takes the plan: every pair's live row (loadLiveIds' JSON). */
+  plan(liveIds: string): void {
+    this.liveIds = new Set(JSON.parse(liveIds) as number[])
+  }
+
+  /** Decides each row's fate, re-encrypts the page as ev1 (convertBatch), and returns what its writes bind. */
+  encrypt(page: number): EncryptedPage {
+    if (!this.liveIds) throw new MigrationError(`Page ${page} reached encryption before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const {decisions, counts} = decideRows(this.take(this.decrypted, page), this.liveIds)
     const batch = convertBatch(this.key, decisions)
     // Kept for the check: not the tuples, which are serialised and gone.
     this.converted.set(page, {decisions: batch.decisions, credentials: batch.credentials, secrets: batch.secrets})
@@ -60,15 +67,18 @@ export class PageCrypto {
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
   | {task: 'decrypt'; page: number; json: string}
-  | {task: 'encrypt'; page: number; live: number[]}
+  | {task: 'plan'; page: number; liveIds: string}
+  | {task: 'encrypt'; page: number}
   | {task: 'verify'; page: number; stored: string}
 
-export function runPageTask(crypto: PageCrypto, message: PageTask): DecryptFailure[] | EncryptedPage | VerifyProblem[] {
+export function runPageTask(crypto: PageCrypto, message: PageTask): DecryptFailure[] | EncryptedPage | VerifyProblem[] | void {
   switch (message.task) {
     case 'decrypt':
       return crypto.decrypt(message.page, message.json)
+    case 'plan':
+      return crypto.plan(message.liveIds)
     case 'encrypt':
-      return crypto.encrypt(message.page, message.live)
+      return crypto.encrypt(message.page)
     case 'verify':
       return crypto.verify(message.page, message.stored)
   }

@@ -37,10 +37,11 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
     expect(crypto.decrypt(0, pageJson())).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
-    const {writes, counts} = crypto.encrypt(0, [0, 1, 1])
+    crypto.plan('[3, 2]')
+    const {writes, counts} = crypto.encrypt(0)
 
     expect(counts).toEqual({byReason: {merged: 1, superseded: 1, orphaned: 0, undecryptable: 1}, intoExisting: 1, created: 0, undecryptableRowIds: [3]})
-    const [[legacyId, settingsId, config, credentials, secret]] = JSON.parse(writes.updated!) as [number, number, string, string, string][]
+    const [legacyId, settingsId, config, credentials, secret] = (JSON.parse(writes.updated!) as [number, number, string, string, string][])[0]!
     expect([legacyId, settingsId, JSON.parse(config)]).toEqual([2, 7, {accountSid: 'AC0123'}])
     expect(secret).toBeNull()
     expect(decryptField(key, credentials, {tenantId: 't1', channel: 'sms', field: 'credentials'}).toString()).toBe(twilio)
@@ -52,7 +53,8 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('names the row whose stored envelope differs by one byte from the one written', () => {
     const crypto = new PageCrypto(key)
     crypto.decrypt(0, pageJson())
-    const {writes} = crypto.encrypt(0, [0, 1, 1])
+    crypto.plan('[3, 2]')
+    const {writes} = crypto.encrypt(0)
     const credentials = (JSON.parse(writes.updated!) as string[][])[0]![3]!
     const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
 
@@ -60,7 +62,10 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   })
 
   it('refuses a step out of order rather than guessing', () => {
-    expect(() => new PageCrypto(key).encrypt(0, [])).toThrow(/out of order/)
+    const crypto = new PageCrypto(key)
+    expect(() => crypto.encrypt(0)).toThrow(/before the plan/)
+    crypto.plan('[]')
+    expect(() => crypto.encrypt(0)).toThrow(/out of order/)
   })
 })
 
@@ -74,7 +79,8 @@ describe('consolidation crypto pool (worker threads)', () => {
   it('runs a page through decrypt, encrypt and verify in its worker', async () => {
     pool = new CryptoPool(key, 2)
     const failures = await pool.run<DecryptFailure[]>({task: 'decrypt', page: 1, json: pageJson()})
-    const encrypted = await pool.run<EncryptedPage>({task: 'encrypt', page: 1, live: [0, 1, 1]})
+    await pool.broadcast({task: 'plan', page: 0, liveIds: '[2, 3]'})
+    const encrypted = await pool.run<EncryptedPage>({task: 'encrypt', page: 1})
     const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
 
     expect(failures.map((failure) => failure.id)).toEqual([3])
