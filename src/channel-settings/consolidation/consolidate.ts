@@ -120,8 +120,9 @@ async function writePages(
   logger: Logger,
   total: number,
 ): Promise<{verifying: Promise<VerifyProblem[]>[]; counts: BatchCounts[]}> {
+  if (!pool) return {verifying: [], counts: []}
   const archivedAt = new Date().toISOString()
-  const encrypting = pages.map((_, page) => pool!.run<EncryptedPage>({task: 'encrypt', page}))
+  const encrypting = pages.map((_, page) => pool.run<EncryptedPage>({task: 'encrypt', page}))
   const verifying: Promise<VerifyProblem[]>[] = []
   const counts: BatchCounts[] = []
   let done = 0
@@ -130,7 +131,7 @@ async function writePages(
     await writePage(db, dialect, encrypted.writes, archivedAt)
     counts.push(encrypted.counts)
     const stored = await readBackPage(db, dialect, rows.first, rows.last)
-    verifying.push(pool!.run<VerifyProblem[]>({task: 'verify', page, stored}))
+    verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
     done += rows.rows
     logger.debug(`consolidation: converted ${done}/${total}`)
   }

@@ -39,7 +39,7 @@ export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: num
  * has an archive row whose copied columns equal its own; its legacy value is
  * kept so `down` gives back the exact bytes — verbatim, or, for a row that
  * decrypted and is lower-case hex, as its own IV (legacy-bytes.ts: with the
- * plaintext verifyBatch proved the new envelope decrypts to, that IV
+ * plaintext checkStoredPage proved the new envelope decrypts to, that IV
  * re-encrypts to the stored value, so no legacy re-encryption is needed to
  * prove it); and a merged row's settings row is of the same tenant and
  * channel and carries its sender, webhook URL and verification fields.
