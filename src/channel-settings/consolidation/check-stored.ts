@@ -7,6 +7,7 @@ import {
   settingsWebhookContext,
 } from './contexts.js'
 import type {ConvertedBatch} from './convert.js'
+import {rowsOf, type PageRows} from './types.js'
 
 /** What the check needs of a converted page: its decisions and, per decision, the envelopes written. */
 export type WrittenPage = Pick<ConvertedBatch, 'decisions' | 'credentials' | 'secrets'>
@@ -16,8 +17,8 @@ export type WrittenPage = Pick<ConvertedBatch, 'decisions' | 'credentials' | 'se
  * converted a page (no database access here: verify.ts reads, this checks).
  */
 
-/** What the read-back returns for one archive row and the settings row it points at. */
-interface StoredRow {
+/** What the read-back returns for one archive row and the settings row it points at (verify.ts STORED_COLUMNS). */
+export interface StoredRow {
   id: number
   reason: string
   settings_id: number | null
@@ -42,34 +43,6 @@ function tryDecrypt(key: EncryptionKey, envelope: string, context: FieldContext)
   }
 }
 
-/** The columns of StoredRow, in the order readBackPage puts them in each JSON array. */
-export const STORED_COLUMNS = [
-  'a.id',
-  'a.reason',
-  'a.settings_id',
-  'a.settings_created',
-  'a.credentials_encrypted',
-  'a.webhook_secret_encrypted',
-  's.id',
-  's.credentials_encrypted',
-  's.webhook_secret_encrypted',
-]
-
-function parseStoredRows(json: string): StoredRow[] {
-  const cells = JSON.parse(json) as [number, string, number | null, number, string | null, string | null, number | null, string | null, string | null][]
-  return cells.map(([id, reason, settingsId, settingsCreated, credentials, secret, sId, sCredentials, sWebhook]) => ({
-    id,
-    reason,
-    settings_id: settingsId,
-    settings_created: settingsCreated,
-    credentials_encrypted: credentials,
-    webhook_secret_encrypted: secret,
-    s_id: sId,
-    s_credentials: sCredentials,
-    s_webhook: sWebhook,
-  }))
-}
-
 /**
  * Checks, before commit, what readBackPage read against every value that
  * JavaScript computed for the page (runs in the crypto worker that converted
@@ -80,12 +53,12 @@ function parseStoredRows(json: string): StoredRow[] {
  * copied from the legacy row, the kept legacy value included, is checked in
  * SQL by verifyAgainstLegacy.
  */
-export function checkStoredPage(key: EncryptionKey, batch: WrittenPage, storedJson: string): VerifyProblem[] {
+export function checkStoredPage(key: EncryptionKey, batch: WrittenPage, stored: PageRows<StoredRow>): VerifyProblem[] {
   const {decisions} = batch
   const first = decisions[0]?.decrypted.row.id
   const last = decisions.at(-1)?.decrypted.row.id
   if (first === undefined || last === undefined) return []
-  const rows = parseStoredRows(storedJson)
+  const rows = rowsOf(stored)
   const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
   // Both lists are in id order; a batch is a contiguous run of legacy ids, so equal lengths pair up by index.

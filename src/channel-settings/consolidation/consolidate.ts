@@ -95,7 +95,7 @@ async function decryptPages(
   for (let after = 0; ; ) {
     const next = await loadLegacyPage(db, dialect, after, CONVERT_BATCH_ROWS)
     if (!next) break
-    decrypting.push(pool.run<DecryptFailure[]>({task: 'decrypt', page: pages.length, json: next.json}))
+    decrypting.push(pool.run<DecryptFailure[]>({task: 'decrypt', page: pages.length, rows: next.rows}))
     pages.push(next.page)
     after = next.page.last
   }

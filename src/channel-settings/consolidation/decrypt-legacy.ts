@@ -2,7 +2,7 @@ import {decryptLegacy} from '../../crypto/legacy-cbc.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {EncryptionError, MigrationError} from '../../errors/engage-error.js'
 import {rebuildsFromIv} from './legacy-bytes.js'
-import type {DecryptedRow, LoadedLegacyRow} from './types.js'
+import {rowsOf, type DecryptedRow, type LoadedLegacyRow, type PageRow, type PageRows} from './types.js'
 
 const REQUIRED_FIELDS: Record<string, readonly string[]> = {
   twilio: ['accountSid', 'authToken'],
@@ -68,16 +68,15 @@ export function decryptLegacyRow(key: EncryptionKey, row: LoadedLegacyRow, store
 }
 
 /**
- * Rebuilds a page's rows from the JSON loadLegacyPage returned (PAGE_COLUMNS
- * positions) and decrypts each; runs in a crypto worker.
+ * Decrypts a page of legacy rows (loadLegacyPage) and lets go of each legacy
+ * value once decrypted; runs in a crypto worker.
  */
-export function decryptPage(key: EncryptionKey, json: string): DecryptedRow[] {
-  const cells = JSON.parse(json) as [number, string, string, string, string, string | null, number, number | null][]
-  const out: DecryptedRow[] = new Array(cells.length)
-  for (let index = 0; index < cells.length; index++) {
-    const [id, tenantId, channel, provider, credentials, webhookSecret, tenantExists, settingsId] = cells[index]!
-    const row: LoadedLegacyRow = {id, tenant_id: tenantId, channel, provider, webhook_secret: webhookSecret, tenant_exists: tenantExists, settings_id: settingsId}
-    out[index] = decryptLegacyRow(key, row, credentials)
+export function decryptPage(key: EncryptionKey, page: PageRows<PageRow>): DecryptedRow[] {
+  const rows = rowsOf(page)
+  const out: DecryptedRow[] = new Array(rows.length)
+  for (let index = 0; index < rows.length; index++) {
+    const {credentials_encrypted: stored, ...row} = rows[index]!
+    out[index] = decryptLegacyRow(key, row, stored)
   }
   return out
 }

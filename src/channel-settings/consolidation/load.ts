@@ -1,6 +1,7 @@
 import {sql, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
-import {TABLES} from './types.js'
+import {selectPage, type PageColumn} from './page-rows.js'
+import {TABLES, type PageRow, type PageRows} from './types.js'
 import {execute} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -45,39 +46,38 @@ export interface LegacyPage {
   rows: number
 }
 
-/**
- * The positions of a page's rows in the JSON arrays loadLegacyPage returns,
- * and so the fields of LoadedLegacyRow a worker rebuilds (decrypt-legacy.ts).
- */
-export const PAGE_COLUMNS = ['id', 'tenant_id', 'channel', 'provider', 'credentials_encrypted', 'webhook_secret', 'tenant_exists', 'settings_id'] as const
+const PAGE_COLUMNS: readonly PageColumn[] = [
+  ['id', 'l.id'],
+  ['tenant_id', 'l.tenant_id'],
+  ['channel', 'l.channel'],
+  ['provider', 'l.provider'],
+  ['credentials_encrypted', 'l.credentials_encrypted'],
+  ['webhook_secret', 'l.webhook_secret'],
+  ['tenant_exists', 'CASE WHEN EXISTS (SELECT 1 FROM "tenants" AS t WHERE t.id = l.tenant_id) THEN 1 ELSE 0 END'],
+  ['settings_id', `(SELECT MAX(s.id) FROM "${TABLES.settings}" AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel)`],
+]
 
 /**
- * The next page of at most `size` legacy rows after id `after`, as a JSON
- * array of arrays (PAGE_COLUMNS) built by the database: one string for the
- * page, handed to a crypto worker as is, so the main thread makes no
- * JavaScript object per row. The tenant and settings lookups run on the
- * tables' keys (tenants' primary key, settings' unique (tenant_id, channel)).
- * Undefined after the last page.
+ * The next page of at most `size` legacy rows after id `after` (PageRow
+ * objects, selectPage's shape), undefined after the last page. The tenant
+ * and settings lookups run on the tables' keys (tenants' primary key,
+ * settings' unique (tenant_id, channel)).
  */
 export async function loadLegacyPage(
   db: Kysely<any>,
   dialect: Dialect,
   after: number,
   size: number,
-): Promise<{page: LegacyPage; json: string} | undefined> {
+): Promise<{page: LegacyPage; rows: PageRows<PageRow>} | undefined> {
   const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
-  const cells = `l.id, l.tenant_id, l.channel, l.provider, l.credentials_encrypted, l.webhook_secret,
-      CASE WHEN EXISTS (SELECT 1 FROM "tenants" AS t WHERE t.id = l.tenant_id) THEN 1 ELSE 0 END,
-      (SELECT MAX(s.id) FROM "${TABLES.settings}" AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel)`
-  const rows = dialect === 'sqlite' ? `json_group_array(json_array(${cells}) ORDER BY l.id)` : `CAST(json_agg(json_build_array(${cells}) ORDER BY l.id) AS text)`
-  const [result] = await execute<{rows: string | null; first: number | string | null; last: number | string | null; n: number | string}>(
+  const {rows, count, first, last} = await selectPage<PageRow>(
     db,
-    `SELECT ${rows} AS rows, MIN(l.id) AS first, MAX(l.id) AS last, COUNT(*) AS n
-    FROM (SELECT id, tenant_id, channel, provider, credentials_encrypted, webhook_secret FROM "${TABLES.legacy}"
+    dialect,
+    PAGE_COLUMNS,
+    'l.id',
+    `FROM (SELECT id, tenant_id, channel, provider, credentials_encrypted, webhook_secret FROM "${TABLES.legacy}"
       WHERE id > ${p(1)} ORDER BY id LIMIT ${p(2)}) AS l`,
     [after, size],
   )
-  const count = Number(result?.n ?? 0)
-  if (count === 0 || !result?.rows) return undefined
-  return {page: {first: Number(result.first), last: Number(result.last), rows: count}, json: result.rows}
+  return count === 0 ? undefined : {page: {first, last, rows: count}, rows}
 }

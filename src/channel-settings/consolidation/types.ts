@@ -89,6 +89,19 @@ export interface LoadedLegacyRow
   settings_id: number | null
 }
 
+/** A legacy row as a page carries it to a worker: LoadedLegacyRow and the legacy value. */
+export interface PageRow extends LoadedLegacyRow {
+  credentials_encrypted: string
+}
+
+/** A page of rows on its way to a crypto worker: a JSON array of objects (SQLite), or the objects (PostgreSQL); page-rows.ts. */
+export type PageRows<T> = string | T[]
+
+/** The rows of a page, whichever way they came; runs in the worker. */
+export function rowsOf<T>(page: PageRows<T>): T[] {
+  return typeof page === 'string' ? (JSON.parse(page) as T[]) : page
+}
+
 /** A legacy row after the decrypt pass: its plaintext, or why it has none. */
 export type DecryptedRow =
   | {

@@ -1,8 +1,9 @@
 import {type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
 import {MigrationError} from '../../errors/engage-error.js'
-import {STORED_COLUMNS, type VerifyProblem} from './check-stored.js'
-import {TABLES} from './types.js'
+import type {StoredRow, VerifyProblem} from './check-stored.js'
+import {selectPage, type PageColumn} from './page-rows.js'
+import {TABLES, type PageRows} from './types.js'
 import {execute} from './write.js'
 
 export type {VerifyProblem} from './check-stored.js'
@@ -13,24 +14,35 @@ const archive = `"${TABLES.archive}"`
 const settings = `"${TABLES.settings}"`
 const legacy = `"${TABLES.legacy}"`
 
+/** What the read-back selects: StoredRow's fields. */
+const STORED_COLUMNS: readonly PageColumn[] = [
+  ['id', 'a.id'],
+  ['reason', 'a.reason'],
+  ['settings_id', 'a.settings_id'],
+  ['settings_created', 'a.settings_created'],
+  ['credentials_encrypted', 'a.credentials_encrypted'],
+  ['webhook_secret_encrypted', 'a.webhook_secret_encrypted'],
+  ['s_id', 's.id'],
+  ['s_credentials', 's.credentials_encrypted'],
+  ['s_webhook', 's.webhook_secret_encrypted'],
+]
+
 /**
  * Reads back, after a page's writes, what is stored for its legacy ids: each
- * archive row and the settings row it points at, as one JSON array of arrays
- * (STORED_COLUMNS) built by the database, so the main thread hands the stored
- * bytes to the crypto worker that checks them (checkStoredPage) without an
- * object per row. JSON carries the strings exactly.
+ * archive row and the settings row it points at (selectPage's shape), for
+ * the crypto worker that converted the page to check (checkStoredPage).
  */
-export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: number, last: number): Promise<string> {
+export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: number, last: number): Promise<PageRows<StoredRow>> {
   const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
-  const cells = STORED_COLUMNS.join(', ')
-  const rows = dialect === 'sqlite' ? `json_group_array(json_array(${cells}) ORDER BY a.id)` : `CAST(json_agg(json_build_array(${cells}) ORDER BY a.id) AS text)`
-  const [result] = await execute<{rows: string | null}>(
+  const {rows} = await selectPage<StoredRow>(
     db,
-    `SELECT ${rows} AS rows FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id
-    WHERE a.id >= ${p(1)} AND a.id <= ${p(2)}`,
+    dialect,
+    STORED_COLUMNS,
+    'a.id',
+    `FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id WHERE a.id >= ${p(1)} AND a.id <= ${p(2)}`,
     [first, last],
   )
-  return result?.rows ?? '[]'
+  return rows
 }
 
 /**

@@ -3,8 +3,8 @@ import {MigrationError} from '../../errors/engage-error.js'
 import {convertBatch, serializeWrites} from './convert.js'
 import {decryptPage, type DecryptFailure} from './decrypt-legacy.js'
 import {decideRows, type BatchCounts} from './select-live-rows.js'
-import type {DecryptedRow} from './types.js'
-import {checkStoredPage, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import type {DecryptedRow, PageRow, PageRows} from './types.js'
+import {checkStoredPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
 import type {PageWrites} from './write.js'
 
 /** What a page's encryption hands back: the writes' parameters, and what its decisions add up to. */
@@ -27,9 +27,9 @@ export class PageCrypto {
 
   constructor(private readonly key: EncryptionKey) {}
 
-  /** Decrypts a page (loadLegacyPage's JSON); returns the rows that do not decrypt, without any of their value. */
-  decrypt(page: number, json: string): DecryptFailure[] {
-    const decrypted = decryptPage(this.key, json)
+  /** Decrypts a page (loadLegacyPage); returns the rows that do not decrypt, without any of their value. */
+  decrypt(page: number, rows: PageRows<PageRow>): DecryptFailure[] {
+    const decrypted = decryptPage(this.key, rows)
     this.decrypted.set(page, decrypted)
     const failures: DecryptFailure[] = []
     for (const entry of decrypted) if (!entry.ok) failures.push({id: entry.row.id, problem: entry.problem})
@@ -51,9 +51,9 @@ export class PageCrypto {
     return {writes: serializeWrites(batch), counts}
   }
 
-  /** Checks what the database stored for the page (readBackPage's JSON) against what was computed; forgets the page. */
-  verify(page: number, storedJson: string): VerifyProblem[] {
-    return checkStoredPage(this.key, this.take(this.converted, page), storedJson)
+  /** Checks what the database stored for the page (readBackPage) against what was computed; forgets the page. */
+  verify(page: number, stored: PageRows<StoredRow>): VerifyProblem[] {
+    return checkStoredPage(this.key, this.take(this.converted, page), stored)
   }
 
   private take<T>(pages: Map<number, T>, page: number): T {
@@ -66,15 +66,15 @@ export class PageCrypto {
 
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
-  | {task: 'decrypt'; page: number; json: string}
+  | {task: 'decrypt'; page: number; rows: PageRows<PageRow>}
   | {task: 'plan'; page: number; liveIds: string}
   | {task: 'encrypt'; page: number}
-  | {task: 'verify'; page: number; stored: string}
+  | {task: 'verify'; page: number; stored: PageRows<StoredRow>}
 
 export function runPageTask(crypto: PageCrypto, message: PageTask): DecryptFailure[] | EncryptedPage | VerifyProblem[] | void {
   switch (message.task) {
     case 'decrypt':
-      return crypto.decrypt(message.page, message.json)
+      return crypto.decrypt(message.page, message.rows)
     case 'plan':
       return crypto.plan(message.liveIds)
     case 'encrypt':

@@ -6,29 +6,53 @@ import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js
 import {decryptField} from '../../../src/crypto/envelope.js'
 import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
 import type {DecryptFailure} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
-import type {VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
+import type {StoredRow, VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
+import type {PageRow} from '../../../src/channel-settings/consolidation/types.js'
 
 const raw = randomBytes(32)
 const key: EncryptionKey = {id: keyIdOf(raw), key: raw}
 const twilio = JSON.stringify({accountSid: 'AC0123', authToken: 'token-of-row-1'})
 
-/** A page as loadLegacyPage returns it: [id, tenant, channel, provider, legacy value, webhook secret, tenant exists, settings id]. */
-function pageJson(): string {
-  return JSON.stringify([
-    [1, 't1', 'sms', 'twilio', encryptLegacy(raw, twilio, randomBytes(16)), 'whsec_1', 1, 7],
-    [2, 't1', 'sms', 'twilio', encryptLegacy(raw, twilio, randomBytes(16)), null, 1, 7],
-    [3, 't2', 'sms', 'twilio', 'not-hex', null, 1, null],
-  ])
+/** A page's rows as loadLegacyPage selects them (PageRow). */
+function pageRows(): PageRow[] {
+  const row = (id: number, tenant: string, stored: string, secret: string | null, settingsId: number | null): PageRow => ({
+    id,
+    tenant_id: tenant,
+    channel: 'sms',
+    provider: 'twilio',
+    credentials_encrypted: stored,
+    webhook_secret: secret,
+    tenant_exists: 1,
+    settings_id: settingsId,
+  })
+  return [
+    row(1, 't1', encryptLegacy(raw, twilio, randomBytes(16)), 'whsec_1', 7),
+    row(2, 't1', encryptLegacy(raw, twilio, randomBytes(16)), null, 7),
+    row(3, 't2', 'not-hex', null, null),
+  ]
 }
 
-/** What the database would store for the writes, as readBackPage returns it (STORED_COLUMNS). */
+/** The same page as SQLite hands it over: one JSON string. */
+const pageJson = () => JSON.stringify(pageRows())
+
+/** What the database would store for the writes, as readBackPage selects it (StoredRow), as JSON. */
 function storedJson(writes: EncryptedPage['writes']): string {
   const updated = JSON.parse(writes.updated!) as [number, number, string, string, string | null][]
   const archive = JSON.parse(writes.archive!) as [number, string, number | null, number, string | null, string | null, number][]
   return JSON.stringify(
-    archive.map(([id, reason, settingsId, created, credentials, secret]) => {
+    archive.map(([id, reason, settingsId, created, credentials, secret]): StoredRow => {
       const merged = updated.find((row) => row[0] === id)
-      return [id, reason, settingsId, created, credentials, secret, merged ? settingsId : null, merged?.[3] ?? null, merged?.[4] ?? null]
+      return {
+        id,
+        reason,
+        settings_id: settingsId,
+        settings_created: created,
+        credentials_encrypted: credentials,
+        webhook_secret_encrypted: secret,
+        s_id: merged ? settingsId : null,
+        s_credentials: merged?.[3] ?? null,
+        s_webhook: merged?.[4] ?? null,
+      }
     }),
   )
 }
@@ -52,7 +76,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('names the row whose stored envelope differs by one byte from the one written', () => {
     const crypto = new PageCrypto(key)
-    crypto.decrypt(0, pageJson())
+    crypto.decrypt(0, pageRows())
     crypto.plan('[3, 2]')
     const {writes} = crypto.encrypt(0)
     const credentials = (JSON.parse(writes.updated!) as string[][])[0]![3]!
@@ -78,7 +102,7 @@ describe('consolidation crypto pool (worker threads)', () => {
 
   it('runs a page through decrypt, encrypt and verify in its worker', async () => {
     pool = new CryptoPool(key, 2)
-    const failures = await pool.run<DecryptFailure[]>({task: 'decrypt', page: 1, json: pageJson()})
+    const failures = await pool.run<DecryptFailure[]>({task: 'decrypt', page: 1, rows: pageJson()})
     await pool.broadcast({task: 'plan', page: 0, liveIds: '[2, 3]'})
     const encrypted = await pool.run<EncryptedPage>({task: 'encrypt', page: 1})
     const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
@@ -92,11 +116,11 @@ describe('consolidation crypto pool (worker threads)', () => {
     pool = new CryptoPool(key, 1)
     const secret = 'whsec_do_not_print_me'
 
-    const failure = await pool.run({task: 'decrypt', page: 0, json: `[[1, "${secret}"`}).catch((error: unknown) => error)
+    const failure = await pool.run({task: 'decrypt', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
 
     expect(failure).toMatchObject({code: 'CONSOLIDATION_WORKER_FAILED'})
     expect(String((failure as Error).message)).not.toContain(secret)
     // The worker lives on: a later page still runs.
-    await expect(pool.run({task: 'decrypt', page: 0, json: pageJson()})).resolves.toHaveLength(1)
+    await expect(pool.run({task: 'decrypt', page: 0, rows: pageRows()})).resolves.toHaveLength(1)
   })
 })
