@@ -28,6 +28,8 @@ export interface StoredRow {
   s_id: number | null
   s_credentials: string | null
   s_webhook: string | null
+  /** What the SQL half of the verification found wrong with the row against its legacy row, or null (verify.ts). */
+  legacy_problem: string | null
 }
 
 export interface VerifyProblem {
@@ -76,6 +78,7 @@ export function checkStoredPage(key: EncryptionKey, batch: WrittenPage, stored: 
     }
     const row = candidate
     if (row.reason !== decision.reason) fail(id, `archived as ${row.reason}, planned ${decision.reason}`)
+    if (row.legacy_problem !== null) fail(id, row.legacy_problem)
     const merged = decision.reason === 'merged'
     const secret = original.webhook_secret
     const credentialsWritten = batch.credentials[index]

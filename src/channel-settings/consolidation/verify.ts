@@ -14,50 +14,19 @@ const archive = `"${TABLES.archive}"`
 const settings = `"${TABLES.settings}"`
 const legacy = `"${TABLES.legacy}"`
 
-/** What the read-back selects: StoredRow's fields. */
-const STORED_COLUMNS: readonly PageColumn[] = [
-  ['id', 'a.id'],
-  ['reason', 'a.reason'],
-  ['settings_id', 'a.settings_id'],
-  ['settings_created', 'a.settings_created'],
-  ['credentials_encrypted', 'a.credentials_encrypted'],
-  ['webhook_secret_encrypted', 'a.webhook_secret_encrypted'],
-  ['s_id', 's.id'],
-  ['s_credentials', 's.credentials_encrypted'],
-  ['s_webhook', 's.webhook_secret_encrypted'],
-]
-
 /**
- * Reads back, after a page's writes, what is stored for its legacy ids: each
- * archive row and the settings row it points at (selectPage's shape), for
- * the crypto worker that converted the page to check (checkStoredPage).
+ * The SQL half of the verification, as one expression per archive row
+ * (`a`, with its legacy row `l` and settings row `s`), comparing stored
+ * bytes with stored bytes: the archive row's copied columns equal its legacy
+ * row's; its legacy value is kept so `down` gives back the exact bytes —
+ * verbatim, or, for a row that decrypted and is lower-case hex, as its own IV
+ * (legacy-bytes.ts: with the plaintext checkStoredPage proves the new
+ * envelope decrypts to, that IV re-encrypts to the stored value, so no legacy
+ * re-encryption is needed to prove it); and a merged row's settings row is of
+ * the same tenant and channel and carries its sender, webhook URL and
+ * verification fields. NULL when all holds, else why not.
  */
-export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: number, last: number): Promise<PageRows<StoredRow>> {
-  const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
-  const {rows} = await selectPage<StoredRow>(
-    db,
-    dialect,
-    STORED_COLUMNS,
-    'a.id',
-    `FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id WHERE a.id >= ${p(1)} AND a.id <= ${p(2)}`,
-    [first, last],
-  )
-  return rows
-}
-
-/**
- * The SQL half of the verification, over the whole legacy table just before
- * it is dropped, comparing stored bytes with stored bytes: every legacy row
- * has an archive row whose copied columns equal its own; its legacy value is
- * kept so `down` gives back the exact bytes — verbatim, or, for a row that
- * decrypted and is lower-case hex, as its own IV (legacy-bytes.ts: with the
- * plaintext checkStoredPage proved the new envelope decrypts to, that IV
- * re-encrypts to the stored value, so no legacy re-encryption is needed to
- * prove it); and a merged row's settings row is of the same tenant and
- * channel and carries its sender, webhook URL and verification fields.
- * Returns the mismatching legacy rows (at most 100), with why.
- */
-export async function verifyAgainstLegacy(db: Kysely<any>, dialect: Dialect): Promise<VerifyProblem[]> {
+function legacyProblem(dialect: Dialect): string {
   // Null-safe equality (SQLite's IS, PostgreSQL's IS NOT DISTINCT FROM), so no comparison below is ever NULL.
   const same = (a: string, b: string) => (dialect === 'sqlite' ? `${a} IS ${b}` : `${a} IS NOT DISTINCT FROM ${b}`)
   const archiveSame = [
@@ -83,19 +52,49 @@ export async function verifyAgainstLegacy(db: Kysely<any>, dialect: Dialect): Pr
     same('s.verification_error', 'l.verification_error'),
     same('s.verified_at', 'CASE WHEN l.is_verified <> 0 THEN l.updated_at END'),
   ].join(' AND ')
-  const rows = await execute<{id: number; problem: string}>(
+  return `CASE WHEN l.id IS NULL THEN 'archive row has no legacy row'
+    WHEN NOT (${archiveSame}) THEN 'archive row differs from the legacy row'
+    WHEN NOT (${legacyKept}) THEN 'legacy ciphertext cannot be rebuilt exactly'
+    WHEN a.reason = 'merged' AND (s.id IS NULL OR NOT (${settingsSame})) THEN 'merged settings row is missing or differs from the legacy row'
+    END`
+}
+
+/** What the read-back selects: StoredRow's fields. */
+function storedColumns(dialect: Dialect): PageColumn[] {
+  return [
+    ['id', 'a.id'],
+    ['reason', 'a.reason'],
+    ['settings_id', 'a.settings_id'],
+    ['settings_created', 'a.settings_created'],
+    ['credentials_encrypted', 'a.credentials_encrypted'],
+    ['webhook_secret_encrypted', 'a.webhook_secret_encrypted'],
+    ['s_id', 's.id'],
+    ['s_credentials', 's.credentials_encrypted'],
+    ['s_webhook', 's.webhook_secret_encrypted'],
+    ['legacy_problem', legacyProblem(dialect)],
+  ]
+}
+
+/**
+ * Reads back, after a page's writes and before the legacy table is dropped,
+ * what is stored for its legacy ids: each archive row and the settings row
+ * it points at (selectPage's shape), with the SQL half of the verification
+ * (legacyProblem), for the crypto worker that converted the page to check
+ * (checkStoredPage). A legacy row without its archive row is caught there,
+ * and a legacy row that was not loaded by assertVerified's count.
+ */
+export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: number, last: number): Promise<PageRows<StoredRow>> {
+  const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
+  const {rows} = await selectPage<StoredRow>(
     db,
-    `SELECT l.id, CASE WHEN a.id IS NULL THEN 'missing from the archive'
-        WHEN NOT (${archiveSame}) THEN 'archive row differs from the legacy row'
-        WHEN NOT (${legacyKept}) THEN 'legacy ciphertext cannot be rebuilt exactly'
-        ELSE 'merged settings row is missing or differs from the legacy row' END AS problem
-    FROM ${legacy} AS l LEFT JOIN ${archive} AS a ON a.id = l.id LEFT JOIN ${settings} AS s ON s.id = a.settings_id
-    WHERE a.id IS NULL OR NOT (${archiveSame}) OR NOT (${legacyKept})
-      OR (a.reason = 'merged' AND (s.id IS NULL OR NOT (${settingsSame})))
-    ORDER BY l.id LIMIT 100`,
-    [],
+    dialect,
+    storedColumns(dialect),
+    'a.id',
+    `FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id LEFT JOIN ${legacy} AS l ON l.id = a.id
+    WHERE a.id >= ${p(1)} AND a.id <= ${p(2)}`,
+    [first, last],
   )
-  return rows.map((row) => ({id: Number(row.id), problem: String(row.problem)}))
+  return rows
 }
 
 /**

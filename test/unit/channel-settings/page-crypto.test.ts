@@ -52,6 +52,7 @@ function storedJson(writes: EncryptedPage['writes']): string {
         s_id: merged ? settingsId : null,
         s_credentials: merged?.[3] ?? null,
         s_webhook: merged?.[4] ?? null,
+        legacy_problem: null,
       }
     }),
   )
@@ -83,6 +84,17 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
 
     expect(crypto.verify(0, tampered)).toEqual([{id: 2, problem: 'stored credentials differ from the ones written'}])
+  })
+
+  it('passes on what the SQL half of the verification found, for the row it found it on', () => {
+    const crypto = new PageCrypto(key)
+    crypto.decrypt(0, pageRows())
+    crypto.plan('[3, 2]')
+    const stored = (JSON.parse(storedJson(crypto.encrypt(0).writes)) as StoredRow[]).map((row) =>
+      row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
+    )
+
+    expect(crypto.verify(0, stored)).toEqual([{id: 1, problem: 'archive row differs from the legacy row'}])
   })
 
   it('refuses a step out of order rather than guessing', () => {
