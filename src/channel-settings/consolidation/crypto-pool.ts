@@ -31,7 +31,7 @@ function spawn(keyData: {keyId: string; key: Uint8Array}): Worker {
 }
 
 function workerFailure(detail: string): MigrationError {
-  return new MigrationError(`A consolidation crypto worker failed (${detail}); rolled back, nothing was changed.`, {code: 'CONSOLIDATION_WORKER_FAILED'})
+  return new MigrationError(`A consolidation crypto worker stopped (${detail}).`, {code: 'CONSOLIDATION_WORKER_FAILED'})
 }
 
 /**
