@@ -90,7 +90,7 @@ async function decryptPages(
   if (!pool) return {pages: [], failures: []}
   const pages: LegacyPage[] = []
   const decrypting: Promise<DecryptFailure[]>[] = []
-  for (let after = 0; ; ) {
+  for (let after: number | undefined; ; ) {
     const next = await loadLegacyPage(db, dialect, after, CONVERT_BATCH_ROWS)
     if (!next) break
     decrypting.push(pool.run<DecryptFailure[]>({task: 'decrypt', page: pages.length, rows: next.rows}))

@@ -58,7 +58,8 @@ const PAGE_COLUMNS: readonly PageColumn[] = [
 ]
 
 /**
- * The next page of at most `size` legacy rows after id `after` (PageRow
+ * The next page of at most `size` legacy rows after id `after` (the first
+ * page when undefined; PageRow
  * objects, selectPage's shape), undefined after the last page. The tenant
  * and settings lookups run on the tables' keys (tenants' primary key,
  * settings' unique (tenant_id, channel)).
@@ -66,18 +67,20 @@ const PAGE_COLUMNS: readonly PageColumn[] = [
 export async function loadLegacyPage(
   db: Kysely<any>,
   dialect: Dialect,
-  after: number,
+  after: number | undefined,
   size: number,
 ): Promise<{page: LegacyPage; rows: PageRows<PageRow>} | undefined> {
   const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
+  // The first page has no lower bound: ids are whatever the backend wrote, zero and below included.
+  const bounded = after !== undefined
   const {rows, count, first, last} = await selectPage<PageRow>(
     db,
     dialect,
     PAGE_COLUMNS,
     'l.id',
     `FROM (SELECT id, tenant_id, channel, provider, credentials_encrypted, webhook_secret FROM "${TABLES.legacy}"
-      WHERE id > ${p(1)} ORDER BY id LIMIT ${p(2)}) AS l`,
-    [after, size],
+      ${bounded ? `WHERE id > ${p(1)}` : ''} ORDER BY id LIMIT ${p(bounded ? 2 : 1)}) AS l`,
+    bounded ? [after, size] : [size],
   )
   return count === 0 ? undefined : {page: {first, last, rows: count}, rows}
 }
