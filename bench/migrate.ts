@@ -8,9 +8,12 @@
  * runs through the migration engine, as `engage migrate up --to 0002` does
  * (0001 baselines the generated database first, untimed): its write
  * transaction, the migration and its engage_migrations record. Prints wall
- * seconds, rows/s and peak RSS, plus this process's CPU seconds, which load
- * from other processes on a shared machine inflates far less than wall time
- * (PostgreSQL's own CPU is in the server, not here). No assertions.
+ * seconds, rows/s and peak RSS, plus this process's CPU seconds (all its
+ * threads: 0002 runs its cryptography in worker threads beside the database
+ * work), which load from other processes on a shared machine inflates far
+ * less than wall time (PostgreSQL's own CPU is in the server, not here). The
+ * floors run on one thread; the migration may use every CPU, so on a loaded
+ * machine its wall time suffers more than theirs. No assertions.
  * Target: migration ≤ 1.5 × (copy + crypto).
  *
  *   node --import tsx bench/migrate.ts [--rows 100000] [--tenants 50000] [--dialect sqlite|postgres|both]

@@ -149,6 +149,26 @@ describe.each(DIALECTS)('channel-settings consolidation (0002) on %s', (dialect)
     expect(report(again.stdout)).toEqual(fixture.expectedReport)
   })
 
+  it('a legacy row whose id is zero or negative is paged, archived and restored like any other', async () => {
+    // An orphan's fate does not depend on its id, so the report stays the fixture's.
+    const orphan = fixture.credentials.find((row) => row.expected === 'orphaned')!
+    const opened = await open()
+    await sql`UPDATE tenant_channel_credentials_v2 SET id = -7 WHERE id = ${orphan.id}`.execute(opened.db)
+    const original = await dump()
+
+    const up = await migrate(['up', '--json'])
+    expect(up.code, up.stderr).toBe(0)
+    const archived = await (await open()).db.selectFrom('tenant_channel_credentials_archive').select(['id', 'reason']).where('id', '=', -7).execute()
+    await database?.close()
+    database = undefined
+    const down = await migrate(['down', '--to', MIGRATION, '--yes'])
+
+    expect(report(up.stdout)).toEqual(fixture.expectedReport)
+    expect(archived).toEqual([{id: -7, reason: 'orphaned'}])
+    expect(down.code, down.stderr).toBe(0)
+    expect(await dump()).toEqual(original)
+  })
+
   it('down without ENCRYPTION_KEY refuses and changes nothing', async () => {
     await migrate(['up'])
     await migrate(['down', '--to', '0003', '--yes'])

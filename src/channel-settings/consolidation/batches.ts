@@ -17,5 +17,5 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return out
 }
 
-/** Rows converted between two progress lines (and kept in memory at once). */
+/** Rows per page: loaded, converted, written and verified together (and what `down` restores per statement). */
 export const CONVERT_BATCH_ROWS = 5000

@@ -1,23 +1,13 @@
 import {encryptField} from '../../crypto/envelope.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
-import {MigrationError} from '../../errors/engage-error.js'
 import {
   archiveCredentialsContext,
   archiveWebhookContext,
   settingsCredentialsContext,
   settingsWebhookContext,
 } from './contexts.js'
-import {parseLegacyPlaintext} from './decrypt-legacy.js'
-import {rebuildsFromIv} from './legacy-bytes.js'
 import type {RowDecision} from './types.js'
-
-/** The non-secret part of the credentials, kept readable for commands that only show configuration. */
-export function providerConfig(provider: string, credentials: Record<string, string>): Record<string, string> {
-  if (provider === 'twilio') return {accountSid: credentials.accountSid!}
-  const config: Record<string, string> = {region: credentials.region!}
-  if (credentials.accessKeyId) config.accessKeyId = credentials.accessKeyId
-  return config
-}
+import type {PageWrites} from './write.js'
 
 /** How an archive row keeps its legacy value: the IV only (rebuilt by `down`), or the value verbatim. */
 export const LEGACY_KEPT = {iv: 0, verbatim: 1} as const
@@ -77,7 +67,7 @@ export function convertBatch(key: EncryptionKey, decisions: readonly RowDecision
       out.secrets[index] = archivedSecret
       continue
     }
-    const kept = rebuildsFromIv(entry.row.credentials_encrypted) ? LEGACY_KEPT.iv : LEGACY_KEPT.verbatim
+    const kept = entry.keptAsIv ? LEGACY_KEPT.iv : LEGACY_KEPT.verbatim
     if (decision.reason !== 'merged') {
       const credentials = encryptField(key, entry.plaintext, archiveCredentialsContext(id, tenantId, channel))
       const archivedSecret = secret === null ? null : encryptField(key, secret, archiveWebhookContext(id, tenantId, channel))
@@ -87,10 +77,7 @@ export function convertBatch(key: EncryptionKey, decisions: readonly RowDecision
       continue
     }
     const credentials = encryptField(key, entry.plaintext, settingsCredentialsContext(tenantId, channel))
-    const parsed = parseLegacyPlaintext(entry.row.provider, entry.plaintext)
-    // Parsed before, in the decrypt pass, by the same deterministic function.
-    if (!('credentials' in parsed)) throw new MigrationError(`Legacy row ${id} parsed once and not again.`, {code: 'CONSOLIDATION_INTERNAL'})
-    const config = JSON.stringify(providerConfig(entry.row.provider, parsed.credentials))
+    const config = entry.config
     let settingsSecret: string | null = null
     let archivedSecret: string | null = null
     if (secret === '') archivedSecret = encryptField(key, secret, archiveWebhookContext(id, tenantId, channel))
@@ -103,4 +90,10 @@ export function convertBatch(key: EncryptionKey, decisions: readonly RowDecision
     out.secrets[index] = settingsSecret ?? archivedSecret
   }
   return out
+}
+
+/** The batch's tuples as the writes bind them (one JSON parameter per statement), null where there are none. */
+export function serializeWrites(batch: ConvertedBatch): PageWrites {
+  const json = (tuples: readonly unknown[]) => (tuples.length === 0 ? null : JSON.stringify(tuples))
+  return {updated: json(batch.updated), created: json(batch.created), archive: json(batch.archive)}
 }

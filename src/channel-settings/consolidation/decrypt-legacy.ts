@@ -1,8 +1,8 @@
 import {decryptLegacy} from '../../crypto/legacy-cbc.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {EncryptionError, MigrationError} from '../../errors/engage-error.js'
-import type {Logger} from '../../cli/logger.js'
-import type {DecryptedRow, LoadedLegacyRow} from './types.js'
+import {rebuildsFromIv} from './legacy-bytes.js'
+import {rowsOf, type DecryptedRow, type LoadedLegacyRow, type PageRow, type PageRows} from './types.js'
 
 const REQUIRED_FIELDS: Record<string, readonly string[]> = {
   twilio: ['accountSid', 'authToken'],
@@ -42,34 +42,49 @@ export function parseLegacyPlaintext(
   return {credentials: record as Record<string, string>}
 }
 
-/** Decrypts one legacy row and checks its shape; never throws for a bad row. */
-export function decryptLegacyRow(key: EncryptionKey, row: LoadedLegacyRow): DecryptedRow {
+/** The non-secret part of the credentials, kept readable for commands that only show configuration. */
+export function providerConfig(provider: string, credentials: Record<string, string>): Record<string, string> {
+  if (provider === 'twilio') return {accountSid: credentials.accountSid!}
+  const config: Record<string, string> = {region: credentials.region!}
+  if (credentials.accessKeyId) config.accessKeyId = credentials.accessKeyId
+  return config
+}
+
+/** Decrypts one legacy row's value (`stored`) and checks its shape; never throws for a bad row. */
+export function decryptLegacyRow(key: EncryptionKey, row: LoadedLegacyRow, stored: string): DecryptedRow {
   let plaintext: Buffer
   try {
-    plaintext = decryptLegacy(key.key, row.credentials_encrypted)
+    plaintext = decryptLegacy(key.key, stored)
   } catch (error) {
     const code = (error as EncryptionError).code
     return {row, ok: false, problem: code === 'LEGACY_MALFORMED' ? 'is not "<iv>:<ciphertext>" hex' : 'does not decrypt (bad padding)'}
   }
   const parsed = parseLegacyPlaintext(row.provider, plaintext)
   if ('problem' in parsed) return {row, ok: false, problem: parsed.problem}
-  // The parsed object is not kept: 100,000 of them would live to the end of the migration; convert parses
-  // the merged rows' plaintext again for their provider config.
-  return {row, ok: true, plaintext}
+  // What is kept of the value: the plaintext, whether its IV rebuilds it, and the non-secret config
+  // (computed for every row, as which row is merged is decided later; a parsed object per row would
+  // cost more to keep).
+  return {row, ok: true, plaintext, keptAsIv: rebuildsFromIv(stored), config: JSON.stringify(providerConfig(row.provider, parsed.credentials))}
 }
 
-const PROGRESS_EVERY = 5000
-
-/** The decrypt pass over every legacy row, before anything is written. */
-export function decryptLegacyRows(key: EncryptionKey, rows: LoadedLegacyRow[], logger: Logger): DecryptedRow[] {
+/**
+ * Decrypts a page of legacy rows (loadLegacyPage) and lets go of each legacy
+ * value once decrypted; runs in a crypto worker.
+ */
+export function decryptPage(key: EncryptionKey, page: PageRows<PageRow>): DecryptedRow[] {
+  const rows = rowsOf(page)
   const out: DecryptedRow[] = new Array(rows.length)
   for (let index = 0; index < rows.length; index++) {
-    out[index] = decryptLegacyRow(key, rows[index]!)
-    if ((index + 1) % PROGRESS_EVERY === 0 || index + 1 === rows.length) {
-      logger.debug(`consolidation: decrypted ${index + 1}/${rows.length}`)
-    }
+    const {credentials_encrypted: stored, ...row} = rows[index]!
+    out[index] = decryptLegacyRow(key, row, stored)
   }
   return out
+}
+
+/** A legacy row that does not decrypt to valid credentials, and why (never any of its value). */
+export interface DecryptFailure {
+  id: number
+  problem: string
 }
 
 function idList(ids: number[], limit = 20): string {
@@ -83,14 +98,13 @@ function idList(ids: number[], limit = 20): string {
  * archiving every credential would be the wrong fix); some failing points at
  * damaged rows, which the operator may archive verbatim with the flag.
  */
-export function assertDecryptable(decrypted: DecryptedRow[], key: EncryptionKey, archiveUndecryptable: boolean): void {
-  const failed = decrypted.filter((entry) => !entry.ok)
+export function assertDecryptable(failed: readonly DecryptFailure[], total: number, key: EncryptionKey, archiveUndecryptable: boolean): void {
   if (failed.length === 0) return
-  const ids = failed.map((entry) => entry.row.id)
-  const problems = [...new Set(failed.map((entry) => (entry.ok ? '' : entry.problem)))]
-  if (failed.length === decrypted.length) {
+  const ids = failed.map((entry) => entry.id)
+  const problems = [...new Set(failed.map((entry) => entry.problem))]
+  if (failed.length === total) {
     throw new EncryptionError(
-      `None of the ${decrypted.length} legacy credential rows decrypts with ENCRYPTION_KEY (key id ${key.id}); it is probably not the key the backend used. Rows: ${idList(ids)}.`,
+      `None of the ${total} legacy credential rows decrypts with ENCRYPTION_KEY (key id ${key.id}); it is probably not the key the backend used. Rows: ${idList(ids)}.`,
       {
         code: 'LEGACY_KEY_MISMATCH',
         suggestions: [
@@ -103,7 +117,7 @@ export function assertDecryptable(decrypted: DecryptedRow[], key: EncryptionKey,
   }
   if (archiveUndecryptable) return
   throw new MigrationError(
-    `${failed.length} of ${decrypted.length} legacy credential rows do not decrypt to valid credentials (tenant_channel_credentials_v2 ids ${idList(ids)}); they are probably corrupt. Nothing was changed.`,
+    `${failed.length} of ${total} legacy credential rows do not decrypt to valid credentials (tenant_channel_credentials_v2 ids ${idList(ids)}); they are probably corrupt. Nothing was changed.`,
     {
       code: 'LEGACY_ROWS_UNDECRYPTABLE',
       suggestions: [

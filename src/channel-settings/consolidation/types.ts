@@ -74,24 +74,45 @@ export type ArchiveReason = 'merged' | 'superseded' | 'orphaned' | 'undecryptabl
 export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded', 'orphaned', 'undecryptable']
 
 /**
- * The columns of a legacy row that `up` reads into memory: what it decrypts,
- * plans with and encrypts, plus two facts the database looks up in the same
- * query: whether the row's tenant exists, and the settings row of its
- * (tenant, channel) if there is one. The other columns never pass through
- * JavaScript: the writes copy them from the legacy table in SQL and the
- * verification compares them there.
+ * The columns of a legacy row that a crypto worker keeps (load.ts pages them
+ * out of the database as JSON): what it encrypts, plus two facts the
+ * database looks up with it. The legacy value itself is decrypted and let go
+ * (DecryptedRow keeps what is needed of it). The other columns never pass through JavaScript:
+ * the writes copy them from the legacy table in SQL and the verification
+ * compares them there.
  */
 export interface LoadedLegacyRow
-  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'credentials_encrypted' | 'webhook_secret' | 'updated_at'> {
+  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'webhook_secret'> {
   /** 1 when `tenants` has the row's tenant, else 0 (an orphan). */
   tenant_exists: number
   /** The existing settings row of the (tenant, channel) pair, or null. */
   settings_id: number | null
 }
 
+/** A legacy row as a page carries it to a worker: LoadedLegacyRow and the legacy value. */
+export interface PageRow extends LoadedLegacyRow {
+  credentials_encrypted: string
+}
+
+/** A page of rows on its way to a crypto worker: a JSON array of objects (SQLite), or the objects (PostgreSQL); page-rows.ts. */
+export type PageRows<T> = string | T[]
+
+/** The rows of a page, whichever way they came; runs in the worker. */
+export function rowsOf<T>(page: PageRows<T>): T[] {
+  return typeof page === 'string' ? (JSON.parse(page) as T[]) : page
+}
+
 /** A legacy row after the decrypt pass: its plaintext, or why it has none. */
 export type DecryptedRow =
-  | {row: LoadedLegacyRow; ok: true; plaintext: Buffer}
+  | {
+      row: LoadedLegacyRow
+      ok: true
+      plaintext: Buffer
+      /** Whether `down` can rebuild the legacy value from its IV (legacy-bytes.ts). */
+      keptAsIv: boolean
+      /** The provider config JSON (the non-secret part of the credentials). */
+      config: string
+    }
   | {row: LoadedLegacyRow; ok: false; problem: string}
 
 /** What happens to one legacy row. */
@@ -149,9 +170,4 @@ export interface ConsolidationReport {
   settingsRowsUnchanged: number
   archive: {total: number; byReason: Record<ArchiveReason, number>}
   undecryptableRowIds: number[]
-}
-
-/** A (tenant, channel) key; NUL cannot occur in either part. */
-export function pairKey(tenantId: string, channel: string): string {
-  return `${tenantId}\u0000${channel}`
 }

@@ -1,7 +1,6 @@
 import {CompiledQuery, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
 import {chunk, rowsPerStatement} from './batches.js'
-import type {ArchiveTuple, ConvertedBatch, SettingsCreateTuple, SettingsUpdateTuple} from './convert.js'
 import {TABLES} from './types.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -106,8 +105,8 @@ const UPDATE_COLUMNS: readonly JsonColumn[] = [
  * updated_at included, are not touched. `UPDATE … FROM`, which SQLite (3.33+)
  * and PostgreSQL both run.
  */
-export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, rows: readonly SettingsUpdateTuple[]): Promise<void> {
-  if (rows.length === 0) return
+export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, rows: string | null): Promise<void> {
+  if (rows === null) return
   await execute(
     db,
     `UPDATE ${settings} SET provider_config_json = j.config, credentials_encrypted = j.credentials,
@@ -115,7 +114,7 @@ export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, 
       is_verified = l.is_verified, verified_at = ${VERIFIED_AT}, verification_error = l.verification_error
     FROM ${jsonRows(dialect, placeholder(dialect, 1), UPDATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
     WHERE ${settings}.id = j.settings_id`,
-    [JSON.stringify(rows)],
+    [rows],
   )
 }
 
@@ -126,8 +125,8 @@ const CREATE_COLUMNS: readonly JsonColumn[] = [{name: 'legacy_id', integer: true
  * disabled (the operator enables them), sender unset; in legacy id order, so
  * the new ids follow it.
  */
-export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, rows: readonly SettingsCreateTuple[]): Promise<void> {
-  if (rows.length === 0) return
+export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, rows: string | null): Promise<void> {
+  if (rows === null) return
   await execute(
     db,
     `INSERT INTO ${settings} (tenant_id, channel, provider, is_enabled, created_at, updated_at, provider_config_json,
@@ -136,7 +135,7 @@ export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, r
       j.credentials, l.messaging_service_sid, l.webhook_url, j.secret, l.is_verified, ${VERIFIED_AT}, l.verification_error
     FROM ${jsonRows(dialect, placeholder(dialect, 1), CREATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
     ORDER BY l.id`,
-    [JSON.stringify(rows)],
+    [rows],
   )
 }
 
@@ -157,8 +156,8 @@ const ARCHIVE_COLUMNS: readonly JsonColumn[] = [
  * database. A created settings row is found by its (tenant, channel), which
  * is unique, so the writes need no round trip for the new ids.
  */
-export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: readonly ArchiveTuple[], archivedAt: string): Promise<void> {
-  if (rows.length === 0) return
+export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: string | null, archivedAt: string): Promise<void> {
+  if (rows === null) return
   await execute(
     db,
     `INSERT INTO ${archive} (id, tenant_id, channel, provider, credentials_encrypted, messaging_service_sid, webhook_url,
@@ -173,13 +172,24 @@ export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows:
         ELSE j.settings_id END,
       j.created, CAST(${placeholder(dialect, 1)} AS TEXT)
     FROM ${jsonRows(dialect, placeholder(dialect, 2), ARCHIVE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.id`,
-    [archivedAt, JSON.stringify(rows)],
+    [archivedAt, rows],
   )
 }
 
-/** The batch's writes, settings first: the archive finds created settings rows by their pair. */
-export async function writeBatch(db: Kysely<any>, dialect: Dialect, batch: ConvertedBatch, archivedAt: string): Promise<void> {
-  await updateExistingSettings(db, dialect, batch.updated)
-  await insertCreatedSettings(db, dialect, batch.created)
-  await insertArchiveRows(db, dialect, batch.archive, archivedAt)
+/**
+ * A page's computed columns as the writes bind them: each a JSON array of
+ * the tuples convert.ts describes (SettingsUpdateTuple, SettingsCreateTuple,
+ * ArchiveTuple), serialised by the crypto worker, or null when there are none.
+ */
+export interface PageWrites {
+  updated: string | null
+  created: string | null
+  archive: string | null
+}
+
+/** The page's writes, settings first: the archive finds created settings rows by their pair. */
+export async function writePage(db: Kysely<any>, dialect: Dialect, writes: PageWrites, archivedAt: string): Promise<void> {
+  await updateExistingSettings(db, dialect, writes.updated)
+  await insertCreatedSettings(db, dialect, writes.created)
+  await insertArchiveRows(db, dialect, writes.archive, archivedAt)
 }

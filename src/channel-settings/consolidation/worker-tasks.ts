@@ -1,0 +1,85 @@
+import type {EncryptionKey} from '../../crypto/encryption-key.js'
+import {MigrationError} from '../../errors/engage-error.js'
+import {convertBatch, serializeWrites} from './convert.js'
+import {decryptPage, type DecryptFailure} from './decrypt-legacy.js'
+import {decideRows, type BatchCounts} from './select-live-rows.js'
+import type {DecryptedRow, PageRow, PageRows} from './types.js'
+import {checkStoredPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import type {PageWrites} from './write.js'
+
+/** What a page's encryption hands back: the writes' parameters, and what its decisions add up to. */
+export interface EncryptedPage {
+  writes: PageWrites
+  counts: BatchCounts
+}
+
+/**
+ * The cryptography of the consolidation, page by page, as a crypto worker
+ * runs it (crypto-pool.ts); plain functions, so it runs the same in any
+ * thread. A page's plaintexts and computed envelopes stay here, in the
+ * worker that decrypted it, from the decrypt pass until its verification:
+ * the main thread only moves database text.
+ */
+export class PageCrypto {
+  private readonly decrypted = new Map<number, DecryptedRow[]>()
+  private liveIds: ReadonlySet<number> | undefined
+  private readonly converted = new Map<number, WrittenPage>()
+
+  constructor(private readonly key: EncryptionKey) {}
+
+  /** Decrypts a page (loadLegacyPage); returns the rows that do not decrypt, without any of their value. */
+  decrypt(page: number, rows: PageRows<PageRow>): DecryptFailure[] {
+    const decrypted = decryptPage(this.key, rows)
+    this.decrypted.set(page, decrypted)
+    const failures: DecryptFailure[] = []
+    for (const entry of decrypted) if (!entry.ok) failures.push({id: entry.row.id, problem: entry.problem})
+    return failures
+  }
+
+  /** Takes the plan: every pair's live row (loadLiveIds' JSON). */
+  plan(liveIds: string): void {
+    this.liveIds = new Set(JSON.parse(liveIds) as number[])
+  }
+
+  /** Decides each row's fate, re-encrypts the page as ev1 (convertBatch), and returns what its writes bind. */
+  encrypt(page: number): EncryptedPage {
+    if (!this.liveIds) throw new MigrationError(`Page ${page} reached encryption before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const {decisions, counts} = decideRows(this.take(this.decrypted, page), this.liveIds)
+    const batch = convertBatch(this.key, decisions)
+    // Kept for the check: not the tuples, which are serialised and gone.
+    this.converted.set(page, {decisions: batch.decisions, credentials: batch.credentials, secrets: batch.secrets})
+    return {writes: serializeWrites(batch), counts}
+  }
+
+  /** Checks what the database stored for the page (readBackPage) against what was computed; forgets the page. */
+  verify(page: number, stored: PageRows<StoredRow>): VerifyProblem[] {
+    return checkStoredPage(this.key, this.take(this.converted, page), stored)
+  }
+
+  private take<T>(pages: Map<number, T>, page: number): T {
+    const value = pages.get(page)
+    if (value === undefined) throw new MigrationError(`Page ${page} reached a step out of order.`, {code: 'CONSOLIDATION_INTERNAL'})
+    pages.delete(page)
+    return value
+  }
+}
+
+/** The messages a crypto worker takes, each answered with the matching method's result. */
+export type PageTask =
+  | {task: 'decrypt'; page: number; rows: PageRows<PageRow>}
+  | {task: 'plan'; page: number; liveIds: string}
+  | {task: 'encrypt'; page: number}
+  | {task: 'verify'; page: number; stored: PageRows<StoredRow>}
+
+export function runPageTask(crypto: PageCrypto, message: PageTask): DecryptFailure[] | EncryptedPage | VerifyProblem[] | void {
+  switch (message.task) {
+    case 'decrypt':
+      return crypto.decrypt(message.page, message.rows)
+    case 'plan':
+      return crypto.plan(message.liveIds)
+    case 'encrypt':
+      return crypto.encrypt(message.page)
+    case 'verify':
+      return crypto.verify(message.page, message.stored)
+  }
+}

@@ -1,0 +1,138 @@
+import {randomBytes} from 'node:crypto'
+import {afterEach, describe, expect, it} from 'vitest'
+import {CryptoPool} from '../../../src/channel-settings/consolidation/crypto-pool.js'
+import {PageCrypto, type EncryptedPage} from '../../../src/channel-settings/consolidation/worker-tasks.js'
+import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js'
+import {decryptField} from '../../../src/crypto/envelope.js'
+import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
+import type {DecryptFailure} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
+import type {StoredRow, VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
+import type {PageRow} from '../../../src/channel-settings/consolidation/types.js'
+
+const raw = randomBytes(32)
+const key: EncryptionKey = {id: keyIdOf(raw), key: raw}
+const twilio = JSON.stringify({accountSid: 'AC0123', authToken: 'token-of-row-1'})
+
+/** A page's rows as loadLegacyPage selects them (PageRow). */
+function pageRows(): PageRow[] {
+  const row = (id: number, tenant: string, stored: string, secret: string | null, settingsId: number | null): PageRow => ({
+    id,
+    tenant_id: tenant,
+    channel: 'sms',
+    provider: 'twilio',
+    credentials_encrypted: stored,
+    webhook_secret: secret,
+    tenant_exists: 1,
+    settings_id: settingsId,
+  })
+  return [
+    row(1, 't1', encryptLegacy(raw, twilio, randomBytes(16)), 'whsec_1', 7),
+    row(2, 't1', encryptLegacy(raw, twilio, randomBytes(16)), null, 7),
+    row(3, 't2', 'not-hex', null, null),
+  ]
+}
+
+/** The same page as SQLite hands it over: one JSON string. */
+const pageJson = () => JSON.stringify(pageRows())
+
+/** What the database would store for the writes, as readBackPage selects it (StoredRow), as JSON. */
+function storedJson(writes: EncryptedPage['writes']): string {
+  const updated = JSON.parse(writes.updated!) as [number, number, string, string, string | null][]
+  const archive = JSON.parse(writes.archive!) as [number, string, number | null, number, string | null, string | null, number][]
+  return JSON.stringify(
+    archive.map(([id, reason, settingsId, created, credentials, secret]): StoredRow => {
+      const merged = updated.find((row) => row[0] === id)
+      return {
+        id,
+        reason,
+        settings_id: settingsId,
+        settings_created: created,
+        credentials_encrypted: credentials,
+        webhook_secret_encrypted: secret,
+        s_id: merged ? settingsId : null,
+        s_credentials: merged?.[3] ?? null,
+        s_webhook: merged?.[4] ?? null,
+        legacy_problem: null,
+      }
+    }),
+  )
+}
+
+describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
+  it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
+    const crypto = new PageCrypto(key)
+    expect(crypto.decrypt(0, pageJson())).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
+    crypto.plan('[3, 2]')
+    const {writes, counts} = crypto.encrypt(0)
+
+    expect(counts).toEqual({byReason: {merged: 1, superseded: 1, orphaned: 0, undecryptable: 1}, intoExisting: 1, created: 0, undecryptableRowIds: [3]})
+    const [legacyId, settingsId, config, credentials, secret] = (JSON.parse(writes.updated!) as [number, number, string, string, string][])[0]!
+    expect([legacyId, settingsId, JSON.parse(config)]).toEqual([2, 7, {accountSid: 'AC0123'}])
+    expect(secret).toBeNull()
+    expect(decryptField(key, credentials, {tenantId: 't1', channel: 'sms', field: 'credentials'}).toString()).toBe(twilio)
+    expect(writes.created).toBeNull()
+
+    expect(crypto.verify(0, storedJson(writes))).toEqual([])
+  })
+
+  it('names the row whose stored envelope differs by one byte from the one written', () => {
+    const crypto = new PageCrypto(key)
+    crypto.decrypt(0, pageRows())
+    crypto.plan('[3, 2]')
+    const {writes} = crypto.encrypt(0)
+    const credentials = (JSON.parse(writes.updated!) as string[][])[0]![3]!
+    const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
+
+    expect(crypto.verify(0, tampered)).toEqual([{id: 2, problem: 'stored credentials differ from the ones written'}])
+  })
+
+  it('passes on what the SQL half of the verification found, for the row it found it on', () => {
+    const crypto = new PageCrypto(key)
+    crypto.decrypt(0, pageRows())
+    crypto.plan('[3, 2]')
+    const stored = (JSON.parse(storedJson(crypto.encrypt(0).writes)) as StoredRow[]).map((row) =>
+      row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
+    )
+
+    expect(crypto.verify(0, stored)).toEqual([{id: 1, problem: 'archive row differs from the legacy row'}])
+  })
+
+  it('refuses a step out of order rather than guessing', () => {
+    const crypto = new PageCrypto(key)
+    expect(() => crypto.encrypt(0)).toThrow(/before the plan/)
+    crypto.plan('[]')
+    expect(() => crypto.encrypt(0)).toThrow(/out of order/)
+  })
+})
+
+describe('consolidation crypto pool (worker threads)', () => {
+  let pool: CryptoPool | undefined
+  afterEach(async () => {
+    await pool?.close()
+    pool = undefined
+  })
+
+  it('runs a page through decrypt, encrypt and verify in its worker', async () => {
+    pool = new CryptoPool(key, 2)
+    const failures = await pool.run<DecryptFailure[]>({task: 'decrypt', page: 1, rows: pageJson()})
+    await pool.broadcast({task: 'plan', page: 0, liveIds: '[2, 3]'})
+    const encrypted = await pool.run<EncryptedPage>({task: 'encrypt', page: 1})
+    const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
+
+    expect(failures.map((failure) => failure.id)).toEqual([3])
+    expect(encrypted.counts.byReason).toEqual({merged: 1, superseded: 1, orphaned: 0, undecryptable: 1})
+    expect(problems).toEqual([])
+  })
+
+  it('reports a worker\'s failure with its code and without quoting the input', async () => {
+    pool = new CryptoPool(key, 1)
+    const secret = 'whsec_do_not_print_me'
+
+    const failure = await pool.run({task: 'decrypt', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
+
+    expect(failure).toMatchObject({code: 'CONSOLIDATION_WORKER_FAILED'})
+    expect(String((failure as Error).message)).not.toContain(secret)
+    // The worker lives on: a later page still runs.
+    await expect(pool.run({task: 'decrypt', page: 0, rows: pageRows()})).resolves.toHaveLength(1)
+  })
+})
