@@ -23,8 +23,13 @@
 // @oclif/core one instance shared with bin/run.js, native addons
 // (better-sqlite3) and CommonJS packages where they work, and files that
 // locate siblings through import.meta.url or require.resolve in their package.
+//
+// In engage's own linked code import.meta.url is the URL of a chunk. Walking up
+// to package.json, createRequire() and import.meta.resolve() of a package work
+// from there as from dist/src; a path relative to the source file does not, so
+// the build fails on one (assertNoFileRelativeUrls).
 import {build} from 'esbuild'
-import {readdirSync, rmSync} from 'node:fs'
+import {readdirSync, readFileSync, rmSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -41,7 +46,7 @@ const DIST = join(ROOT, 'dist')
 const COMPILED = join(DIST, '.tsc')
 
 /** The package a bare specifier names: `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`. */
-export function packageName(specifier) {
+function packageName(specifier) {
   const parts = specifier.split('/')
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]
 }
@@ -90,6 +95,16 @@ async function bundleCommands() {
   return result.metafile
 }
 
+/** `new URL('./x' or '../x', import.meta.url)` names a file beside a source file, which the chunk is not. */
+const FILE_RELATIVE_URL = /new URL\(\s*['"`]\.\.?\/[^'"`]*['"`]\s*,\s*import\.meta\.url/
+
+function assertNoFileRelativeUrls(outputs) {
+  for (const output of outputs) {
+    const found = FILE_RELATIVE_URL.exec(readFileSync(join(ROOT, output), 'utf8'))
+    if (found) throw new Error(`${output} has ${found[0]}): a path relative to a source file, which linking moves. Locate the file another way (see projectRoot() in src/lambda/functions.ts) or keep it out of the CLI's import graph.`)
+  }
+}
+
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]
 if (isMain) {
   // A previous build's chunks would otherwise stay beside the new ones.
@@ -97,6 +112,7 @@ if (isMain) {
   rmSync(join(DIST, 'chunks'), {recursive: true, force: true})
   const metafile = await bundleCommands()
   const outputs = Object.keys(metafile.outputs)
+  assertNoFileRelativeUrls(outputs)
   const commands = outputs.filter((path) => path.startsWith('dist/commands/')).length
   process.stderr.write(`dist: ${commands} commands, ${outputs.length - commands} shared chunks\n`)
 }
