@@ -105,7 +105,9 @@ try {
     const loaded = readFileSync(list, 'utf8').split('\n')
     const heavy = [...new Set(loaded.flatMap((line) => HEAVY.filter((pattern) => pattern.test(line)).map((pattern) => /node_modules\/((@[^/]+\/)?[^/]+)\//.exec(line)![1]!)))]
     const packages = new Set(loaded.map((line) => /node_modules\/((@[^/]+\/)?[^/]+)\//.exec(line)?.[1]).filter(Boolean))
-    console.log(`    ${subject.name.padEnd(24)} ${heavy.length === 0 ? 'none' : heavy.join(', ')}   (${packages.size} packages in all)`)
+    // Files, not node: built-ins; the ESM hook and the require cache both list some, hence the set.
+    const files = new Set(loaded.filter((line) => line !== '' && !line.startsWith('node:')).map((line) => line.replace(/^file:\/\//, '')))
+    console.log(`    ${subject.name.padEnd(24)} ${heavy.length === 0 ? 'none' : heavy.join(', ')}   (${packages.size} packages, ${files.size} files in all)`)
   }
 } finally {
   rmSync(work, {recursive: true, force: true})
