@@ -30,7 +30,7 @@
 // the build fails on one (assertNoFileRelativeUrls).
 import {build} from 'esbuild'
 import {readdirSync, readFileSync, rmSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 /**
@@ -70,9 +70,21 @@ function javascriptFiles(directory) {
   })
 }
 
+/**
+ * Worker-thread entries the CLI starts by path: linked like the commands (their
+ * shared modules come from the same chunks) and put where their spawner looks
+ * for them, since they are not beside it in a chunk.
+ */
+const WORKER_ENTRIES = [
+  // BUILT_CRYPTO_WORKER in src/channel-settings/consolidation/crypto-pool.ts
+  {in: 'src/channel-settings/consolidation/crypto-worker.js', out: 'workers/consolidation-crypto'},
+]
+
 async function bundleCommands() {
-  const entryPoints = javascriptFiles(join(COMPILED, 'commands'))
-  if (entryPoints.length === 0) throw new Error(`No compiled commands in ${COMPILED}/commands: run tsc -p tsconfig.build.json first.`)
+  const commands = javascriptFiles(join(COMPILED, 'commands'))
+  if (commands.length === 0) throw new Error(`No compiled commands in ${COMPILED}/commands: run tsc -p tsconfig.build.json first.`)
+  const workers = WORKER_ENTRIES.map((entry) => ({in: join(COMPILED, entry.in), out: entry.out}))
+  const entryPoints = [...commands.map((path) => ({in: path, out: relative(COMPILED, path).replace(/\.js$/, '')})), ...workers]
   const result = await build({
     absWorkingDir: ROOT,
     entryPoints,
@@ -103,7 +115,7 @@ const FILE_RELATIVE_URL = /new URL\(\s*['"`]\.\.?\/[^'"`]*['"`]\s*,\s*import\.me
 function assertNoFileRelativeUrls(outputs) {
   for (const output of outputs) {
     const found = FILE_RELATIVE_URL.exec(readFileSync(join(ROOT, output), 'utf8'))
-    if (found) throw new Error(`${output} has ${found[0]}): a path relative to a source file, which linking moves. Locate the file another way (see projectRoot() in src/lambda/functions.ts) or keep it out of the CLI's import graph.`)
+    if (found) throw new Error(`${output} has ${found[0]}): a path relative to a source file, which linking moves. Locate the file another way (projectRoot() in src/config/project-root.ts) or keep it out of the CLI's import graph.`)
   }
 }
 
@@ -112,6 +124,7 @@ if (isMain) {
   // A previous build's chunks would otherwise stay beside the new ones.
   rmSync(join(DIST, 'commands'), {recursive: true, force: true})
   rmSync(join(DIST, 'chunks'), {recursive: true, force: true})
+  rmSync(join(DIST, 'workers'), {recursive: true, force: true})
   const metafile = await bundleCommands()
   const outputs = Object.keys(metafile.outputs)
   assertNoFileRelativeUrls(outputs)

@@ -1,6 +1,7 @@
 import {resolve} from 'node:path'
 import {buildLambdaBundles, type LambdaBundle} from './bundle.js'
-import {DEFAULT_BUNDLE_DIR, entryPath, LAMBDA_FUNCTIONS, projectRoot, type LambdaFunctionSpec} from './functions.js'
+import {projectRoot} from '../config/project-root.js'
+import {DEFAULT_BUNDLE_DIR, entryPath, LAMBDA_FUNCTIONS, type LambdaFunctionSpec} from './functions.js'
 
 /**
  * Builds the zips of every function in the registry (`LAMBDA_FUNCTIONS`, or

@@ -1,6 +1,5 @@
-import {existsSync} from 'node:fs'
-import {dirname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join, resolve} from 'node:path'
+import {projectRoot} from '../config/project-root.js'
 import {SEND_LAMBDA_TIMEOUT_SECONDS} from '../queue/sqs/queue-definitions.js'
 
 /**
@@ -69,21 +68,6 @@ export const DEFAULT_BUNDLE_DIR = join('build', 'lambda')
 /** The zip of one function inside a bundle directory. */
 export function bundleZipPath(bundleDir: string, name: string): string {
   return join(bundleDir, `${name}.zip`)
-}
-
-/**
- * The engage project root (the directory holding engage's package.json),
- * found from this file so it is the same whether the CLI runs from `dist/`
- * or from the TypeScript sources.
- */
-export function projectRoot(): string {
-  let directory = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(directory, 'package.json'))) return directory
-    const parent = dirname(directory)
-    if (parent === directory) throw new Error('engage project root not found')
-    directory = parent
-  }
 }
 
 /** Absolute entry path of a function. */

@@ -1,8 +1,10 @@
 import {createRequire} from 'node:module'
 import {availableParallelism} from 'node:os'
+import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
+import {projectRoot} from '../../config/project-root.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import type {PageTask} from './worker-tasks.js'
 
@@ -15,15 +17,23 @@ interface Pending {
 }
 
 /**
- * The worker file beside this module: compiled JavaScript in dist; from the
- * TypeScript source (tsx, vitest), a worker that registers tsx first, since a
- * worker thread does not inherit its parent's module hooks.
+ * Where the build puts crypto-worker.ts, linked as an entry of its own
+ * (scripts/bundle-commands.mjs): the built CLI runs from linked chunks, so
+ * the worker is not beside this module there.
+ */
+export const BUILT_CRYPTO_WORKER = 'dist/workers/consolidation-crypto.js'
+
+/**
+ * The compiled worker in the built CLI; from the TypeScript source (tsx,
+ * vitest), a worker that registers tsx first, since a worker thread does not
+ * inherit its parent's module hooks.
  */
 function spawn(keyData: {keyId: string; key: Uint8Array}): Worker {
   const options = {workerData: keyData}
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./crypto-worker.js', import.meta.url), options)
+  if (!import.meta.url.endsWith('.ts')) return new Worker(join(projectRoot(), BUILT_CRYPTO_WORKER), options)
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href
-  const entry = new URL('./crypto-worker.ts', import.meta.url).href
+  // Only ever from the sources, where the worker's source is beside this one.
+  const entry = import.meta.url.replace(/crypto-pool\.ts$/, 'crypto-worker.ts')
   return new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`, {
     eval: true,
     ...options,
