@@ -1,0 +1,95 @@
+/**
+ * Where a .cpuprofile's time went, by part of the pipeline: each sample is
+ * charged to the innermost frame on its stack that belongs to a known part
+ * (a library or one of our source folders), so node's own http/net frames
+ * count for whoever called them; samples with no such frame are node core
+ * (socket reads, the http parser entering from the event loop), GC or idle.
+ *
+ *   node --import tsx bench/support/cpu-profile-summary.ts [--top N] FILE.cpuprofile [FILE2 …]
+ *
+ * --top N also lists the N functions with the most self time.
+ */
+import {readFileSync} from 'node:fs'
+
+interface ProfileNode {
+  id: number
+  callFrame: {functionName: string; url: string; lineNumber: number}
+  children?: number[]
+}
+interface Profile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+}
+
+/** First matching rule wins; more specific paths first. */
+const PARTS: Array<[string, RegExp]> = [
+  ['twilio SDK', /node_modules\/twilio\//],
+  ['axios (twilio SDK HTTP)', /node_modules\/(axios|follow-redirects|form-data|https-proxy-agent|agent-base)\//],
+  ['sandbox', /src\/twilio-sandbox\//],
+  ['webhook (serve, twilio-webhook, messages)', /src\/(serve|pipeline\/twilio-webhook|messages|webhooks|backend-status|handlers\/twilio-webhook)\//],
+  ['send (processor, providers, worker)', /src\/(pipeline\/send|providers|worker|channel-settings|crypto|handlers\/send)/],
+  ['queue: local', /src\/queue\/local\//],
+  ['queue: SQS client (@aws-sdk, smithy)', /node_modules\/(@aws-sdk|@smithy|@aws-crypto|fast-xml-parser)\//],
+  ['queue: fauxqs server', /node_modules\/fauxqs|test\/support\/fauxqs/],
+  ['queue: other', /src\/queue\//],
+  ['database (kysely, better-sqlite3, pg, src/db)', /node_modules\/(kysely|better-sqlite3|pg|pg-[a-z]+)\/|src\/db\//],
+  ['bench harness', /bench\/|test\/support\//],
+  ['tsx/esbuild loader', /node_modules\/(tsx|esbuild)\//],
+]
+
+function summarize(path: string, top: number): void {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile
+  const parent = new Map<number, number>()
+  const byId = new Map<number, ProfileNode>()
+  for (const node of profile.nodes) {
+    byId.set(node.id, node)
+    for (const child of node.children ?? []) parent.set(child, node.id)
+  }
+  const partOfNode = new Map<number, string>()
+  const partOf = (id: number): string => {
+    const known = partOfNode.get(id)
+    if (known) return known
+    const node = byId.get(id)!
+    const {url, functionName} = node.callFrame
+    let part: string | undefined
+    if (functionName === '(garbage collector)') part = 'GC'
+    else if (functionName === '(idle)') part = 'idle'
+    else if (functionName === '(program)') part = 'node core (program)'
+    else part = PARTS.find(([, pattern]) => pattern.test(url))?.[0]
+    if (!part) {
+      const up = parent.get(id)
+      part = up === undefined ? 'node core (no project frame)' : partOf(up)
+    }
+    partOfNode.set(id, part)
+    return part
+  }
+  const totals = new Map<string, number>()
+  const selfTimes = new Map<string, number>()
+  let all = 0
+  profile.samples.forEach((id, index) => {
+    const micros = profile.timeDeltas[index] ?? 0
+    const part = partOf(id)
+    totals.set(part, (totals.get(part) ?? 0) + micros)
+    const {functionName, url, lineNumber} = byId.get(id)!.callFrame
+    const name = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^.*\/(src|bench|test)\//, '$1/')}:${lineNumber + 1} [${part}]`
+    selfTimes.set(name, (selfTimes.get(name) ?? 0) + micros)
+    all += micros
+  })
+  const busy = all - (totals.get('idle') ?? 0)
+  console.log(`${path}: ${(all / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy`)
+  for (const [part, micros] of [...totals].sort((a, b) => b[1] - a[1])) {
+    const share = part === 'idle' ? '' : `${((100 * micros) / busy).toFixed(1).padStart(5)} % of busy`
+    console.log(`  ${part.padEnd(46)} ${(micros / 1e6).toFixed(2).padStart(6)} s  ${share}`)
+  }
+  if (top === 0) return
+  console.log(`  top ${top} functions by self time:`)
+  for (const [name, micros] of [...selfTimes].filter(([name]) => !name.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`    ${((100 * micros) / busy).toFixed(1).padStart(5)} %  ${name}`)
+  }
+}
+
+const topAt = process.argv.indexOf('--top')
+const top = topAt >= 0 ? Number(process.argv[topAt + 1]) : 0
+const files = process.argv.slice(2).filter((arg, index, args) => arg !== '--top' && args[index - 1] !== '--top')
+for (const file of files) summarize(file, top)
