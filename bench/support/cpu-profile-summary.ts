@@ -7,7 +7,9 @@
  *
  *   node --import tsx bench/support/cpu-profile-summary.ts [--top N] FILE.cpuprofile [FILE2 …]
  *
- * --top N also lists the N functions with the most self time.
+ * A second table charges the database's time to whoever ran the query (the
+ * same walk with the database's frames passed over). --top N also lists the
+ * N functions with the most self time.
  */
 import {readFileSync} from 'node:fs'
 
@@ -38,6 +40,8 @@ const PARTS: Array<[string, RegExp]> = [
   ['tsx/esbuild loader', /node_modules\/(tsx|esbuild)\//],
 ]
 
+const DATABASE = 'database (kysely, better-sqlite3, pg, src/db)'
+
 function summarize(path: string, top: number): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile
   const parent = new Map<number, number>()
@@ -46,31 +50,40 @@ function summarize(path: string, top: number): void {
     byId.set(node.id, node)
     for (const child of node.children ?? []) parent.set(child, node.id)
   }
-  const partOfNode = new Map<number, string>()
-  const partOf = (id: number): string => {
-    const known = partOfNode.get(id)
-    if (known) return known
-    const node = byId.get(id)!
-    const {url, functionName} = node.callFrame
-    let part: string | undefined
-    if (functionName === '(garbage collector)') part = 'GC'
-    else if (functionName === '(idle)') part = 'idle'
-    else if (functionName === '(program)') part = 'node core (program)'
-    else part = PARTS.find(([, pattern]) => pattern.test(url))?.[0]
-    if (!part) {
-      const up = parent.get(id)
-      part = up === undefined ? 'node core (no project frame)' : partOf(up)
+  const classifier = (transparent: string | undefined) => {
+    const memo = new Map<number, string>()
+    const partOf = (id: number): string => {
+      const known = memo.get(id)
+      if (known) return known
+      const {url, functionName} = byId.get(id)!.callFrame
+      let part: string | undefined
+      if (functionName === '(garbage collector)') part = 'GC'
+      else if (functionName === '(idle)') part = 'idle'
+      else if (functionName === '(program)') part = 'node core (program)'
+      else part = PARTS.find(([name, pattern]) => name !== transparent && pattern.test(url))?.[0]
+      if (!part) {
+        const up = parent.get(id)
+        part = up === undefined ? (transparent ? DATABASE : 'node core (no project frame)') : partOf(up)
+      }
+      memo.set(id, part)
+      return part
     }
-    partOfNode.set(id, part)
-    return part
+    return partOf
   }
+  const partOf = classifier(undefined)
+  const ownerOf = classifier(DATABASE)
   const totals = new Map<string, number>()
+  const databaseBy = new Map<string, number>()
   const selfTimes = new Map<string, number>()
   let all = 0
   profile.samples.forEach((id, index) => {
     const micros = profile.timeDeltas[index] ?? 0
     const part = partOf(id)
     totals.set(part, (totals.get(part) ?? 0) + micros)
+    if (part === DATABASE) {
+      const owner = ownerOf(id)
+      databaseBy.set(owner, (databaseBy.get(owner) ?? 0) + micros)
+    }
     const {functionName, url, lineNumber} = byId.get(id)!.callFrame
     const name = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^.*\/(src|bench|test)\//, '$1/')}:${lineNumber + 1} [${part}]`
     selfTimes.set(name, (selfTimes.get(name) ?? 0) + micros)
@@ -81,6 +94,10 @@ function summarize(path: string, top: number): void {
   for (const [part, micros] of [...totals].sort((a, b) => b[1] - a[1])) {
     const share = part === 'idle' ? '' : `${((100 * micros) / busy).toFixed(1).padStart(5)} % of busy`
     console.log(`  ${part.padEnd(46)} ${(micros / 1e6).toFixed(2).padStart(6)} s  ${share}`)
+  }
+  console.log('  database time by caller (innermost project frame above the query):')
+  for (const [owner, micros] of [...databaseBy].sort((a, b) => b[1] - a[1])) {
+    console.log(`    ${owner.padEnd(44)} ${(micros / 1e6).toFixed(2).padStart(6)} s  ${((100 * micros) / busy).toFixed(1).padStart(5)} % of busy`)
   }
   if (top === 0) return
   console.log(`  top ${top} functions by self time:`)

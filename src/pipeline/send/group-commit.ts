@@ -1,0 +1,84 @@
+import type {Kysely} from 'kysely'
+import {inWriteTransaction, type Database} from '../../db/database.js'
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+interface Waiting<I, R> {
+  item: I
+  resolve: (result: R) => void
+  reject: (error: unknown) => void
+}
+
+/**
+ * Writes that arrive together share one write transaction ("group commit"):
+ * `submit` resolves once its item's writes are committed, never before, so a
+ * caller may act on them (acknowledge a queue record) exactly as after its
+ * own transaction. Items submitted while a group is being written form the
+ * next group; a group is started on the next turn of the event loop, so
+ * provider answers read in the same turn are written together. If a group's
+ * transaction fails, each of its items is written again in a transaction of
+ * its own, so one bad item fails alone and the others are not held back.
+ */
+export class GroupCommit<I, R> {
+  private waiting: Array<Waiting<I, R>> = []
+  private running = false
+  private scheduled = false
+
+  constructor(
+    private readonly database: Database,
+    private readonly write: (trx: Kysely<any>, item: I) => Promise<R>,
+  ) {}
+
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({item, resolve, reject})
+      this.schedule()
+    })
+  }
+
+  private schedule(): void {
+    if (this.running || this.scheduled || this.waiting.length === 0) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      void this.flush()
+    })
+  }
+
+  private async flush(): Promise<void> {
+    this.running = true
+    const group = this.waiting
+    this.waiting = []
+    try {
+      if (group.length === 1) await this.writeAlone(group[0]!)
+      else await this.writeTogether(group)
+    } finally {
+      this.running = false
+      this.schedule()
+    }
+  }
+
+  private async writeTogether(group: Array<Waiting<I, R>>): Promise<void> {
+    let results: R[]
+    try {
+      results = await inWriteTransaction(this.database, async (trx) => {
+        const written: R[] = []
+        for (const {item} of group) written.push(await this.write(trx, item))
+        return written
+      })
+    } catch {
+      // Nothing of the group was committed: each item on its own, so only a bad one fails.
+      for (const waiting of group) await this.writeAlone(waiting)
+      return
+    }
+    group.forEach((waiting, index) => waiting.resolve(results[index]!))
+  }
+
+  private async writeAlone(waiting: Waiting<I, R>): Promise<void> {
+    try {
+      waiting.resolve(await inWriteTransaction(this.database, (trx) => this.write(trx, waiting.item)))
+    } catch (error) {
+      waiting.reject(error)
+    }
+  }
+}
