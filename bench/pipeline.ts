@@ -33,6 +33,7 @@ import {SqsQueue} from '../src/queue/sqs/sqs-queue.js'
 import {newSid} from '../src/twilio-sandbox/ids.js'
 import {startFauxqs, type FauxqsServer} from '../test/support/fauxqs.js'
 import {sendJobOf} from '../test/support/pipeline-fixtures.js'
+import {startClock} from './support/clock.js'
 import {httpFloorRun, type FloorClient} from './support/http-floor.js'
 import {startPipeline, type PipelineQueueKind} from './support/pipeline-harness.js'
 
@@ -54,13 +55,18 @@ interface Row {
   dialect: Dialect | '-'
   messages: number
   seconds: number
+  /** CPU time of this process (fauxqs runs in a child and is not counted). */
+  cpuSeconds: number
+  /** Event loop utilisation of this process over the run (0-1). */
+  loopBusy: number
 }
 const rows: Row[] = []
 const perSecond = (row: Row) => row.messages / row.seconds
 
 function report(row: Row): void {
   rows.push(row)
-  console.log(`  ${row.name.padEnd(22)} ${row.dialect.padEnd(9)} ${String(row.messages).padStart(6)} msgs in ${row.seconds.toFixed(2).padStart(7)} s = ${perSecond(row).toFixed(0).padStart(6)} msg/s`)
+  const cpuMs = (1000 * row.cpuSeconds) / row.messages
+  console.log(`  ${row.name.padEnd(22)} ${row.dialect.padEnd(9)} ${String(row.messages).padStart(6)} msgs in ${row.seconds.toFixed(2).padStart(7)} s = ${perSecond(row).toFixed(0).padStart(6)} msg/s   cpu ${cpuMs.toFixed(3)} ms/msg, loop ${(100 * row.loopBusy).toFixed(0)}% busy`)
 }
 
 async function pipelineRun(dialect: Dialect, queueKind: PipelineQueueKind, fauxqs: FauxqsServer): Promise<void> {
@@ -73,16 +79,16 @@ async function pipelineRun(dialect: Dialect, queueKind: PipelineQueueKind, fauxq
     await pipeline.waitForDatabase(warm.messages, 'delivered')
 
     const {messages} = await pipeline.newCampaign('sms', MESSAGES)
-    const started = process.hrtime.bigint()
+    const clock = startClock()
     await pipeline.enqueue(messages)
     const consumed = await pipeline.consume({lanes: LANES})
-    const consumedAt = Number(process.hrtime.bigint() - started) / 1e9
+    const consumedAt = clock.elapsed().seconds
     const stragglers = await pipeline.waitForDatabase(messages, 'delivered', 300_000)
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const elapsed = clock.elapsed()
     if (stragglers.size > 0) throw new Error(`${stragglers.size} messages never reached delivered`)
     const counts = await pipeline.sendCounts(messages)
     const notOnce = [...counts.values()].filter((count) => count.accepted !== 1).length
-    report({name: `pipeline ${queueKind}`, dialect, messages: MESSAGES, seconds})
+    report({name: `pipeline ${queueKind}`, dialect, messages: MESSAGES, ...elapsed})
     console.log(`      (queue drained after ${consumedAt.toFixed(2)} s; ${consumed.failed} batch item failures; ${notOnce} messages not sent exactly once)`)
   } finally {
     await pipeline.stop()
@@ -95,7 +101,7 @@ async function databaseOnlyRun(dialect: Dialect): Promise<void> {
   try {
     const {messages} = await pipeline.newCampaign('sms', MESSAGES)
     const {database} = pipeline
-    const started = process.hrtime.bigint()
+    const clock = startClock()
     for (const message of messages) {
       const claim = await claimMessage(database, message.id, {now: new Date(), claimTimeoutMs: 60_000})
       if (claim.kind !== 'claimed') throw new Error(`claim: ${claim.kind}`)
@@ -103,8 +109,7 @@ async function databaseOnlyRun(dialect: Dialect): Promise<void> {
       await recordAccepted(database, {messageId: message.id, providerMessageId: sid, providerStatus: 'accepted', source: 'send', at: new Date()})
       for (const status of ['queued', 'sent', 'delivered']) await applyCallback(database, sid, status)
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    report({name: 'db-only (same writes)', dialect, messages: MESSAGES, seconds})
+    report({name: 'db-only (same writes)', dialect, messages: MESSAGES, ...clock.elapsed()})
   } finally {
     await pipeline.stop()
   }
@@ -124,7 +129,7 @@ let floorOffset = 9_000_000
 
 async function floorRun(client: FloorClient): Promise<void> {
   const result = await httpFloorRun({messages: MESSAGES, inFlight: IN_FLIGHT, client, offset: (floorOffset -= MESSAGES + 20)})
-  report({name: `floor (${client})`, dialect: '-', messages: result.messages, seconds: result.seconds})
+  report({name: `floor (${client})`, dialect: '-', ...result})
   console.log(`      (${result.callbacks} callbacks answered, ${(result.callbacks / result.messages).toFixed(1)} per message; ${IN_FLIGHT} calls in flight)`)
 }
 
@@ -142,7 +147,7 @@ async function sqsBareRun(fauxqs: FauxqsServer): Promise<void> {
       if (result.failed.length > 0) throw new Error('enqueue failed')
     }
     let received = 0
-    const started = process.hrtime.bigint()
+    const clock = startClock()
     await Promise.all(
       Array.from({length: LANES}, async () => {
         while (received < MESSAGES) {
@@ -153,8 +158,7 @@ async function sqsBareRun(fauxqs: FauxqsServer): Promise<void> {
         }
       }),
     )
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    report({name: 'sqs-bare receive+delete', dialect: '-', messages: received, seconds})
+    report({name: 'sqs-bare receive+delete', dialect: '-', messages: received, ...clock.elapsed()})
   } finally {
     client.destroy()
   }

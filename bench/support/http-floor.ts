@@ -14,6 +14,7 @@ import {createTwilioClient, preloadTwilio} from '../../src/providers/twilio/twil
 import {TwilioSmsProvider} from '../../src/providers/twilio/twilio-message-provider.js'
 import {listenOn} from '../../src/net/listen.js'
 import {defaultSeed, startTwilioSandbox} from '../../src/twilio-sandbox/index.js'
+import {startClock} from './clock.js'
 import {phoneNumbers} from '../../test/support/pipeline-fixtures.js'
 
 export type FloorClient = 'sdk' | 'http'
@@ -21,6 +22,8 @@ export type FloorClient = 'sdk' | 'http'
 export interface FloorResult {
   messages: number
   seconds: number
+  cpuSeconds: number
+  loopBusy: number
   callbacks: number
 }
 
@@ -55,11 +58,10 @@ export async function httpFloorRun(options: {messages: number; inFlight: number;
     const numbers = phoneNumbers(options.messages, options.offset + 20)
     const done = new Promise<void>((resolve) => (allDelivered = resolve))
     target = numbers.length
-    const started = process.hrtime.bigint()
+    const clock = startClock()
     await runSends(send, numbers, options.inFlight)
     await done
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    return {messages: numbers.length, seconds, callbacks}
+    return {messages: numbers.length, ...clock.elapsed(), callbacks}
   } finally {
     await sandbox.stop()
     receiver.closeAllConnections()

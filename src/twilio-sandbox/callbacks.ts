@@ -1,4 +1,5 @@
 import {randomUUID} from 'node:crypto'
+import {setMaxListeners} from 'node:events'
 import {Agent as HttpAgent, request as httpRequest} from 'node:http'
 import {Agent as HttpsAgent, request as httpsRequest} from 'node:https'
 import type {CallbackBehaviour, DeliveryFailure} from './faults.js'
@@ -41,7 +42,10 @@ export class CallbackDispatcher {
   }
   private stopped = false
 
-  constructor(private readonly store: SandboxStore) {}
+  constructor(private readonly store: SandboxStore) {
+    // Every callback in flight listens for the stop: hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.abort.signal)
+  }
 
   /** Starts the lifecycle of a freshly created message. */
   start(message: MessageRecord, behaviour: CallbackBehaviour, failure: DeliveryFailure | undefined): void {
