@@ -18,6 +18,9 @@ interface Waiting<I, R> {
  * provider answers read in the same turn are written together. If a group's
  * transaction fails, each of its items is written again in a transaction of
  * its own, so one bad item fails alone and the others are not held back.
+ * Items are written in the order of `keyOf` (the message id), the order the
+ * claims lock rows in, so on PostgreSQL two transactions touching the same
+ * rows take their locks in the same order and cannot deadlock.
  */
 export class GroupCommit<I, R> {
   private waiting: Array<Waiting<I, R>> = []
@@ -27,6 +30,7 @@ export class GroupCommit<I, R> {
   constructor(
     private readonly database: Database,
     private readonly write: (trx: Kysely<any>, item: I) => Promise<R>,
+    private readonly keyOf: (item: I) => string,
   ) {}
 
   submit(item: I): Promise<R> {
@@ -62,8 +66,9 @@ export class GroupCommit<I, R> {
     let results: R[]
     try {
       results = await inWriteTransaction(this.database, async (trx) => {
-        const written: R[] = []
-        for (const {item} of group) written.push(await this.write(trx, item))
+        const written = new Array<R>(group.length)
+        const order = group.map((waiting, index) => ({key: this.keyOf(waiting.item), index})).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        for (const {index} of order) written[index] = await this.write(trx, group[index]!.item)
         return written
       })
     } catch {

@@ -62,10 +62,12 @@ const DEFAULT_CONCURRENCY = 4
  * harmless:
  * - already sent, delivered or failed (or holding a provider id): acknowledged,
  *   no provider call;
- * - claimable: claimed in a short transaction, sent through the tenant's
- *   provider (Twilio with the messaging service or sender and the channel's
- *   webhook URL as StatusCallback; SES for email), then provider id, status
- *   and sent_at written in one transaction;
+ * - claimable: claimed in a short transaction (one for the whole batch),
+ *   sent through the tenant's provider (Twilio with the messaging service or
+ *   sender and the channel's webhook URL as StatusCallback; SES for email),
+ *   then provider id, status and sent_at written in one transaction (shared
+ *   with other messages whose calls ended at the same time) before the
+ *   record is acknowledged;
  * - claimed by a live attempt: retried later, no call;
  * - claimed by an attempt that is gone, or that ended without knowing
  *   whether Twilio took the message: Twilio is searched first (see
@@ -111,7 +113,7 @@ function createBatchProcessor(deps: SendCampaignMessageDeps): (records: readonly
   const now = deps.now ?? (() => new Date())
   const claimTimeoutMs = deps.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS
   const providers = new ProviderCache({keyring: deps.keyring, get: deps.get, logger: deps.logger})
-  const acceptances = new GroupCommit(deps.database, recordAcceptedIn)
+  const acceptances = new GroupCommit(deps.database, recordAcceptedIn, (accepted) => accepted.messageId)
   const log = deps.logger
   const applied = (eventIds: number[]) => {
     if (eventIds.length === 0 || !deps.onApplied) return
