@@ -26,7 +26,8 @@ interface Profile {
 
 /** First matching rule wins; more specific paths first. */
 const PARTS: Array<[string, RegExp]> = [
-  ['twilio SDK', /node_modules\/twilio\//],
+  // The sandbox's HTTP client for the SDK is the SDK's transport, not the sandbox.
+  ['twilio SDK', /node_modules\/twilio\/|src\/twilio-sandbox\/sandbox-http-client/],
   ['axios (twilio SDK HTTP)', /node_modules\/(axios|follow-redirects|form-data|https-proxy-agent|agent-base)\//],
   ['sandbox', /src\/twilio-sandbox\//],
   ['webhook (serve, twilio-webhook, messages)', /src\/(serve|pipeline\/twilio-webhook|messages|webhooks|backend-status|handlers\/twilio-webhook)\//],
