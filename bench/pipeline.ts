@@ -20,7 +20,9 @@
  * >= half the bare receive-and-delete loop.
  *
  *   node --import tsx bench/pipeline.ts [--messages 1000] [--lanes 4] [--dialects sqlite,postgres] [--forwarder]
- *     [--rows bare,floor,db,local,sqs]   (a subset, e.g. to profile one row with --cpu-prof)
+ *     [--rows bare,floor,db,local,sqs]   (a subset)
+ *     [--profile-dir DIR]   (a .cpuprofile of each pipeline and floor row's timed window, for
+ *                            bench/support/cpu-profile-summary.ts)
  */
 import {randomUUID} from 'node:crypto'
 import {SQSClient} from '@aws-sdk/client-sqs'
@@ -35,6 +37,7 @@ import {newSid} from '../src/twilio-sandbox/ids.js'
 import {startFauxqs, type FauxqsServer} from '../test/support/fauxqs.js'
 import {sendJobOf} from '../test/support/pipeline-fixtures.js'
 import {startClock} from './support/clock.js'
+import {startWindowProfile} from './support/window-profile.js'
 import {httpFloorRun, type FloorClient} from './support/http-floor.js'
 import {startPipeline, type PipelineQueueKind} from './support/pipeline-harness.js'
 
@@ -47,6 +50,7 @@ const MESSAGES = Number(option('messages', '1000'))
 const LANES = Number(option('lanes', '4'))
 const DIALECTS = option('dialects', 'sqlite').split(',') as Dialect[]
 const FORWARDER = process.argv.includes('--forwarder')
+const PROFILE_DIR = process.argv.includes('--profile-dir') ? option('profile-dir', '.') : undefined
 const ROWS = new Set(option('rows', 'bare,floor,db,local,sqs').split(','))
 /** Provider calls in flight in the pipeline: lanes × the processor's records at once (its default 4). */
 const IN_FLIGHT = LANES * 4
@@ -80,6 +84,7 @@ async function pipelineRun(dialect: Dialect, queueKind: PipelineQueueKind, fauxq
     await pipeline.waitForDatabase(warm.messages, 'delivered')
 
     const {campaignId, messages} = await pipeline.newCampaign('sms', MESSAGES)
+    const stopProfile = await startWindowProfile(PROFILE_DIR, `pipeline-${queueKind}-${dialect}`)
     const clock = startClock()
     await pipeline.enqueue(messages)
     // The clock stops when the last message is delivered, not when the consumer has noticed the queue is
@@ -92,6 +97,7 @@ async function pipelineRun(dialect: Dialect, queueKind: PipelineQueueKind, fauxq
     const failedEarly = new Promise<never>((_, reject) => consuming.catch(reject))
     await Promise.race([untilDelivered(pipeline.database, campaignId, 300_000), failedEarly])
     const elapsed = clock.elapsed()
+    await stopProfile()
     const consumed = await consuming
     const stragglers = await pipeline.waitForDatabase(messages, 'delivered', 0)
     if (stragglers.size > 0) throw new Error(`${stragglers.size} messages never reached delivered`)
