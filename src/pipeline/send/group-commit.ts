@@ -21,17 +21,24 @@ interface Waiting<I, R> {
  * Items are written in the order of `keyOf` (the message id), the order the
  * claims lock rows in, so on PostgreSQL two transactions touching the same
  * rows take their locks in the same order and cannot deadlock.
+ *
+ * SQLite has one writer, so one group at a time; PostgreSQL commits of
+ * separate connections overlap (a commit waits on its WAL flush), so two
+ * groups may be written at once there.
  */
 export class GroupCommit<I, R> {
   private waiting: Array<Waiting<I, R>> = []
-  private running = false
+  private running = 0
   private scheduled = false
+  private readonly maxRunning: number
 
   constructor(
     private readonly database: Database,
     private readonly write: (trx: Kysely<any>, item: I) => Promise<R>,
     private readonly keyOf: (item: I) => string,
-  ) {}
+  ) {
+    this.maxRunning = database.dialect === 'postgres' ? 2 : 1
+  }
 
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -41,7 +48,7 @@ export class GroupCommit<I, R> {
   }
 
   private schedule(): void {
-    if (this.running || this.scheduled || this.waiting.length === 0) return
+    if (this.running >= this.maxRunning || this.scheduled || this.waiting.length === 0) return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
@@ -50,14 +57,14 @@ export class GroupCommit<I, R> {
   }
 
   private async flush(): Promise<void> {
-    this.running = true
+    this.running++
     const group = this.waiting
     this.waiting = []
     try {
       if (group.length === 1) await this.writeAlone(group[0]!)
       else await this.writeTogether(group)
     } finally {
-      this.running = false
+      this.running--
       this.schedule()
     }
   }
