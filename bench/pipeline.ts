@@ -103,8 +103,11 @@ async function pipelineRun(dialect: Dialect, queueKind: PipelineQueueKind, fauxq
     if (stragglers.size > 0) throw new Error(`${stragglers.size} messages never reached delivered`)
     const counts = await pipeline.sendCounts(messages)
     const notOnce = [...counts.values()].filter((count) => count.accepted !== 1).length
+    const callbacks = Object.values((await pipeline.counters()).callbacksByMessage)
+    const callbackAttempts = callbacks.reduce((sum, entry) => sum + entry.attempts, 0)
+    const callbackFailures = callbacks.reduce((sum, entry) => sum + entry.failed, 0)
     report({name: `pipeline ${queueKind}`, dialect, messages: MESSAGES, ...elapsed})
-    console.log(`      (consumer stopped after ${consumedAt.toFixed(2)} s; ${consumed.failed} batch item failures; ${notOnce} messages not sent exactly once)`)
+    console.log(`      (consumer stopped after ${consumedAt.toFixed(2)} s; ${consumed.failed} batch item failures; ${notOnce} messages not sent exactly once; ${callbackAttempts} callback POSTs, ${callbackFailures} failed and retried)`)
   } finally {
     await pipeline.stop()
   }
