@@ -45,6 +45,10 @@ const MESSAGES = 4_000
 
 interface LoadResult {
   requests: number
+  /** Every request sent, warm-up included. */
+  sent: number
+  /** CPU time of this process (the server under test; the load generator is a child) per request sent. */
+  serverCpuUsPerRequest?: number
   byStatus: Record<string, number>
   errors: number
   seconds: number
@@ -53,7 +57,18 @@ interface LoadResult {
   p99Ms: number | null
 }
 
-function runLoad(url: string, requestsFile: string): Promise<LoadResult> {
+/**
+ * Runs the load generator against `url`. Besides the rate, reports the server's CPU time per request:
+ * on a busy machine the rates swing with what else runs, the CPU cost per request much less.
+ */
+async function runLoad(url: string, requestsFile: string): Promise<LoadResult> {
+  const cpuBefore = process.cpuUsage()
+  const result = await generateLoad(url, requestsFile)
+  const cpu = process.cpuUsage(cpuBefore)
+  return {...result, serverCpuUsPerRequest: (cpu.user + cpu.system) / result.sent}
+}
+
+function generateLoad(url: string, requestsFile: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [GENERATOR, JSON.stringify({url, connections, durationMs: seconds * 1000, warmupMs: 500, requestsFile})], {stdio: ['ignore', 'pipe', 'inherit']})
     let out = ''
@@ -156,13 +171,14 @@ async function main(): Promise<void> {
     console.log(`bench/webhook (${dialect} for the webhook; minimal handler on SQLite) — ${connections} keep-alive connections, ${seconds} s each, node ${process.version}`)
     for (const [name, result] of Object.entries(results)) {
       console.log(
-        `  ${name.padEnd(8)} ${result.perSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50Ms?.toFixed(2)} ms  p99 ${result.p99Ms?.toFixed(2)} ms  statuses ${JSON.stringify(result.byStatus)}  errors ${result.errors}`,
+        `  ${name.padEnd(8)} ${result.perSecond.toFixed(0).padStart(7)} req/s  server CPU ${result.serverCpuUsPerRequest?.toFixed(1).padStart(5)} µs/req  p50 ${result.p50Ms?.toFixed(2)} ms  p99 ${result.p99Ms?.toFixed(2)} ms  statuses ${JSON.stringify(result.byStatus)}  errors ${result.errors}`,
       )
     }
     console.log(`  minimal handler rows inserted: ${minimalRows}; webhook status events written: ${eventsWritten}`)
     const ratio = results.webhook!.perSecond / results.minimal!.perSecond
     console.log(`  webhook / minimal = ${(ratio * 100).toFixed(1)} % (target >= 70 %): ${ratio >= 0.7 ? 'MET' : 'MISSED'}`)
     console.log(`  minimal / bare    = ${((results.minimal!.perSecond / results.bare!.perSecond) * 100).toFixed(1)} %`)
+    console.log(`  server CPU per request, minimal / webhook = ${((results.minimal!.serverCpuUsPerRequest! / results.webhook!.serverCpuUsPerRequest!) * 100).toFixed(1)} % (the rate ratio if the server's CPU were the only limit)`)
   } finally {
     await store.dispose()
     rmSync(dir, {recursive: true, force: true})

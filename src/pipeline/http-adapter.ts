@@ -51,6 +51,21 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer | string): 
 }
 
 /**
+ * One request header as API Gateway (and toApiGatewayEvent) reports it:
+ * looked up by its lower-case name, repeated values joined with ", ".
+ * For handlers that read a few headers without building the whole event.
+ */
+export function requestHeader(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders
+  let value: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const candidate = raw[i]!
+    if (candidate.length === name.length && candidate.toLowerCase() === name) value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`
+  }
+  return value
+}
+
+/**
  * Reads a request body up to `limitBytes`. Past the limit it stops buffering
  * (the rest is drained and dropped) and reports `tooLarge`, so a 1 MB post
  * costs no more memory than the limit.

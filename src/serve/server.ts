@@ -66,7 +66,7 @@ export async function startServeServer(options: ServeServerOptions = {}): Promis
     }
     switch (url.pathname) {
       case ROUTES.twilioWebhook:
-        if (allow('POST')) await handleTwilioWebhook(request, response, {handler: options.twilioWebhook, onAccepted: options.onTwilioWebhookAccepted})
+        if (allow('POST')) await handleTwilioWebhook(request, response, {handler: options.twilioWebhook, url, onAccepted: options.onTwilioWebhookAccepted})
         return
       case ROUTES.messageStatus:
         if (allow('POST')) await handleMessageStatus(request, response, {verifier, hub})

@@ -27,10 +27,18 @@ export function computeTwilioSignature(
   params: Readonly<Record<string, string>>,
   algorithm: TwilioSignatureAlgorithm = 'HMAC_SHA1',
 ): string {
+  return sign(authToken, url + signedParams(params), algorithm)
+}
+
+/** Every parameter, sorted by name, as name + value with no separators: what follows the URL in the signed text. */
+function signedParams(params: Readonly<Record<string, string>>): string {
   // Sorted by UTF-16 code units, as JavaScript's default sort (and Twilio's SDK) does.
-  const data = Object.keys(params)
+  return Object.keys(params)
     .sort()
-    .reduce((acc, key) => acc + key + params[key], url)
+    .reduce((acc, key) => acc + key + params[key], '')
+}
+
+function sign(authToken: string, data: string, algorithm: TwilioSignatureAlgorithm): string {
   return createHmac(algorithm === 'HMAC_SHA256' ? 'sha256' : 'sha1', authToken)
     .update(data, 'utf8')
     .digest('base64')
@@ -72,11 +80,9 @@ export function validateTwilioSignature(
   algorithm: TwilioSignatureAlgorithm = 'HMAC_SHA1',
 ): boolean {
   if (!signature || !authToken) return false
-  let valid = false
-  for (const candidate of urlVariants(url)) {
-    valid = safeEqual(signature, computeTwilioSignature(authToken, candidate, params, algorithm)) || valid
-  }
-  return valid
+  const text = signedParams(params)
+  // Which URL form Twilio signed is no secret, so the first match ends the search (a forgery still tries them all).
+  return urlVariants(url).some((candidate) => safeEqual(signature, sign(authToken, candidate + text, algorithm)))
 }
 
 export type TwilioFormParse = {ok: true; params: Record<string, string>} | {ok: false; reason: string}

@@ -215,6 +215,46 @@ describe.each(DIALECTS)('Twilio status webhook over HTTP on %s', (dialect) => {
       expect((await messageRow(database, 'm1')).status).toBe('delivered')
     })
 
+    it('a rotated auth token counts from the next callback, and credentials removed from the row refuse it', async () => {
+      const sentParams = {...genuine, MessageStatus: 'sent', SmsStatus: 'sent'}
+      const newToken = newAuthToken()
+      const beforeRotation = await post(form(sentParams), signed(sentParams))
+      await seedTwilioChannel(database, keyring, {tenantId: 'ten_a', channel: 'sms', accountSid: fixture.accountSid, authToken: newToken, serviceSid: fixture.serviceSid, webhookUrl: `${server.url}${PATH}`})
+
+      const oldToken = await post(form(genuine), signed(genuine))
+      const rotated = await post(form(genuine), signed(genuine, newToken))
+      await database.db.updateTable('tenant_channel_settings').set({credentials_encrypted: null}).where('tenant_id', '=', 'ten_a').where('channel', '=', 'sms').execute()
+      const readParams = {...genuine, MessageStatus: 'read', SmsStatus: 'read'}
+      const removed = await post(form(readParams), signed(readParams, newToken))
+
+      expect([beforeRotation.status, oldToken.status, rotated.status, removed.status]).toEqual([200, 403, 200, 403])
+      expect((await messageRow(database, 'm1')).status).toBe('delivered')
+      expect((await eventsOf(database, 'm1')).filter((e) => e.source === 'twilio-webhook').map((e) => [e.status, e.applied])).toEqual([['sent', 1], ['delivered', 1]])
+    })
+
+    it('concurrent callbacks about many messages are each recorded once, whatever order they commit in', async () => {
+      const ids = Array.from({length: 20}, (_, i) => `c${i}`)
+      await insertMessages(database, ids.map((id) => ({id, tenantId: 'ten_a', status: 'sent', providerMessageId: newSid('SM')})))
+      const rows = await database.db.selectFrom('messages').select(['id', 'provider_message_id']).where('id', 'in', ids).execute()
+      const callbacks = rows.flatMap((row) =>
+        ['delivered', 'read', 'delivered'].map((status) => ({...genuine, MessageSid: row.provider_message_id!, SmsSid: row.provider_message_id!, MessageStatus: status, SmsStatus: status})),
+      )
+
+      const answers = await Promise.all(callbacks.map((params) => post(form(params), signed(params)).then((answer) => answer.status)))
+      const events = await database.db.selectFrom('message_status_events').select(['message_id', 'status', 'applied']).where('message_id', 'in', ids).execute()
+      const statuses = await database.db.selectFrom('messages').select('status').where('id', 'in', ids).execute()
+
+      expect(answers.every((status) => status === 200)).toBe(true)
+      expect(events).toHaveLength(callbacks.length)
+      expect(statuses.every((row) => row.status === 'read')).toBe(true)
+      // Each message went sent → read with at most one applied event per step, whatever the arrival order.
+      for (const id of ids) {
+        const applied = events.filter((e) => e.message_id === id && Number(e.applied) === 1).map((e) => e.status)
+        expect(applied.filter((status) => status === 'read')).toEqual(['read'])
+        expect(applied.filter((status) => status === 'delivered').length).toBeLessThanOrEqual(1)
+      }
+    })
+
     it('the same genuine callback twice is applied once', async () => {
       const first = await post(form(genuine), signed(genuine))
       const second = await post(form(genuine), signed(genuine))

@@ -14,28 +14,25 @@ export interface TenantTwilioAccount {
 
 const CACHE_LIMIT = 1000
 
+/** The columns of a tenant_channel_settings row that vouch for a callback. */
+export type SettingsCredentials = Pick<ChannelSettingsRow, 'id' | 'tenant_id' | 'channel' | 'credentials_encrypted'>
+
 /**
  * Finds tenants' Twilio auth tokens in the unified settings, decrypting each
  * credentials envelope once per process: the cache is keyed by the envelope
- * text, so re-seeded or rotated credentials are simply a new key and the
- * stale entry ages out. Tokens stay in memory only.
+ * text, which callers read from the row every time, so re-seeded, rotated or
+ * removed credentials take effect on the next callback and the stale entry
+ * ages out. Tokens stay in memory only.
  */
 export class TwilioAuthTokens {
   private readonly opened = new Map<string, TwilioCredentials | null>()
 
   constructor(private readonly keyring: Keyring) {}
 
-  /** The account of the tenant's Twilio row for this channel, or undefined when it has none. */
-  async forTenantChannel(db: Kysely<any>, tenantId: string, channel: string): Promise<TenantTwilioAccount | undefined> {
-    const row = (await db
-      .selectFrom('tenant_channel_settings')
-      .select(['id', 'tenant_id', 'channel', 'credentials_encrypted'])
-      .where('tenant_id', '=', tenantId)
-      .where('channel', '=', channel)
-      .where('provider', '=', 'twilio')
-      .executeTakeFirst()) as Pick<ChannelSettingsRow, 'id' | 'tenant_id' | 'channel' | 'credentials_encrypted'> | undefined
-    const credentials = row ? this.open(row) : null
-    return credentials ? {tenantId, accountSid: credentials.accountSid, authToken: credentials.authToken} : undefined
+  /** The account a tenant's Twilio settings row holds, or undefined when it holds none (or it does not decrypt). */
+  accountOf(row: SettingsCredentials): TenantTwilioAccount | undefined {
+    const credentials = this.open(row)
+    return credentials ? {tenantId: row.tenant_id, accountSid: credentials.accountSid, authToken: credentials.authToken} : undefined
   }
 
   /** Every tenant whose Twilio credentials are for this account SID (usually one), by tenant id. */
@@ -47,7 +44,7 @@ export class TwilioAuthTokens {
       .where('credentials_encrypted', 'is not', null)
       .orderBy('tenant_id')
       .orderBy('id')
-      .execute()) as Pick<ChannelSettingsRow, 'id' | 'tenant_id' | 'channel' | 'credentials_encrypted'>[]
+      .execute()) as SettingsCredentials[]
     const found = new Map<string, TenantTwilioAccount>()
     for (const row of rows) {
       const credentials = this.open(row)
@@ -57,7 +54,7 @@ export class TwilioAuthTokens {
     return [...found.values()]
   }
 
-  private open(row: Pick<ChannelSettingsRow, 'id' | 'tenant_id' | 'channel' | 'credentials_encrypted'>): TwilioCredentials | null {
+  private open(row: SettingsCredentials): TwilioCredentials | null {
     if (row.credentials_encrypted === null) return null
     const key = `${row.tenant_id}\u0000${row.channel}\u0000${row.credentials_encrypted}`
     if (this.opened.has(key)) return this.opened.get(key)!
