@@ -6,7 +6,7 @@ import type {SqsEventRecord} from '../../queue/message-queue.js'
 import {SEND_LAMBDA_TIMEOUT_SECONDS} from '../../queue/sqs/queue-definitions.js'
 import {decodeSendJob, type SendJob} from '../send-job.js'
 import {ProviderCache, type ChannelSender} from './provider-cache.js'
-import {GroupCommit} from './group-commit.js'
+import {GroupedWrites} from './grouped-writes.js'
 import {recordAccepted, recordAcceptedIn, recordPermanentFailure, storedProviderIds} from './record-outcome.js'
 import {mapWithLimit} from './run-with-limit.js'
 import {classifySendFailure} from './send-errors.js'
@@ -106,14 +106,14 @@ interface DecodedRecord {
  * guarantees allow: the batch's claims in one transaction (each decided as
  * alone, see claimMessages), the channel settings read once per tenant and
  * channel, and the acceptances of calls that end together committed together
- * (GroupCommit). A record is acknowledged only after its own writes are
+ * (GroupedWrites). A record is acknowledged only after its own writes are
  * committed, as before; what happens between claim and record is unchanged.
  */
 function createBatchProcessor(deps: SendCampaignMessageDeps): (records: readonly SqsEventRecord[]) => Promise<RecordOutcome[]> {
   const now = deps.now ?? (() => new Date())
   const claimTimeoutMs = deps.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS
   const providers = new ProviderCache({keyring: deps.keyring, get: deps.get, logger: deps.logger})
-  const acceptances = new GroupCommit(deps.database, recordAcceptedIn, (accepted) => accepted.messageId)
+  const acceptances = new GroupedWrites(deps.database, recordAcceptedIn, (accepted) => accepted.messageId)
   const log = deps.logger
   const applied = (eventIds: number[]) => {
     if (eventIds.length === 0 || !deps.onApplied) return

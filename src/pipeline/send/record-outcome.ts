@@ -27,7 +27,7 @@ export async function recordAccepted(database: Database, accepted: Accepted): Pr
   return inWriteTransaction(database, (trx) => recordAcceptedIn(trx, accepted))
 }
 
-/** recordAccepted's writes inside the caller's write transaction (several messages may share one, see GroupCommit). */
+/** recordAccepted's writes inside the caller's write transaction (several messages may share one, see GroupedWrites). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function recordAcceptedIn(trx: Kysely<any>, accepted: Accepted): Promise<number[]> {
   const at = accepted.at.toISOString()

@@ -1,12 +1,12 @@
 import {sql} from 'kysely'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/database.js'
-import {GroupCommit} from '../../src/pipeline/send/group-commit.js'
+import {GroupedWrites} from '../../src/pipeline/send/grouped-writes.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
 import {migratedDatabase} from '../support/seed-fixtures.js'
 
-/** GroupCommit, which SendCampaignMessage records provider acceptances through, on a real database of each dialect. */
-describe.each(DIALECTS)('GroupCommit over %s', (dialect) => {
+/** GroupedWrites, which SendCampaignMessage records provider acceptances through, on a real database of each dialect. */
+describe.each(DIALECTS)('GroupedWrites over %s', (dialect) => {
   let testDatabase: TestDatabase
   let database: Database
 
@@ -28,7 +28,7 @@ describe.each(DIALECTS)('GroupCommit over %s', (dialect) => {
   it('writes items submitted together in one transaction, in key order, and resolves each once it is committed', async () => {
     const transactions = new Set<unknown>()
     const order: string[] = []
-    const group = new GroupCommit<string, string>(
+    const group = new GroupedWrites<string, string>(
       database,
       async (trx, id) => {
         transactions.add(trx)
@@ -55,7 +55,7 @@ describe.each(DIALECTS)('GroupCommit over %s', (dialect) => {
   })
 
   it('fails only the bad item of a group: the others are written on their own and resolve', async () => {
-    const group = new GroupCommit<string, string>(
+    const group = new GroupedWrites<string, string>(
       database,
       async (trx, id) => {
         await trx.insertInto('group_commit_probe').values({id, note: 'alone'}).execute()
@@ -77,7 +77,7 @@ describe.each(DIALECTS)('GroupCommit over %s', (dialect) => {
 
   it('forms the next group from items submitted while a group is being written', async () => {
     const groups = new Map<unknown, string[]>()
-    const group = new GroupCommit<string, void>(
+    const group = new GroupedWrites<string, void>(
       database,
       async (trx, id) => {
         groups.set(trx, [...(groups.get(trx) ?? []), id])

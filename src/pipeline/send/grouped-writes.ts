@@ -10,14 +10,21 @@ interface Waiting<I, R> {
 }
 
 /**
- * Writes that arrive together share one write transaction ("group commit"):
+ * Writes that arrive together share one write transaction ("group commit";
+ * src/db/group-commit.ts is the same idea for units written as QuerySteps,
+ * which the webhook uses; the send side's units are async Kysely functions,
+ * since storeProviderMessageId has no steps form yet):
  * `submit` resolves once its item's writes are committed, never before, so a
  * caller may act on them (acknowledge a queue record) exactly as after its
  * own transaction. Items submitted while a group is being written form the
  * next group; a group is started on the next turn of the event loop, so
- * provider answers read in the same turn are written together. If a group's
- * transaction fails, each of its items is written again in a transaction of
- * its own, so one bad item fails alone and the others are not held back.
+ * provider answers read in the same turn are written together. If an
+ * item's writes fail, the group is rolled back and each item is written
+ * again in a transaction of its own, so one bad item fails alone and the
+ * others are not held back. If the transaction itself cannot begin or
+ * commit (SQLite's write lock busy past its timeout, a lost connection),
+ * every item of the group rejects at once: nothing was written, and trying
+ * each alone would wait out the busy timeout once per item.
  * Items are written in the order of `keyOf` (the message id), the order the
  * claims lock rows in, so on PostgreSQL two transactions touching the same
  * rows take their locks in the same order and cannot deadlock.
@@ -26,7 +33,7 @@ interface Waiting<I, R> {
  * separate connections overlap (a commit waits on its WAL flush), so two
  * groups may be written at once there.
  */
-export class GroupCommit<I, R> {
+export class GroupedWrites<I, R> {
   private waiting: Array<Waiting<I, R>> = []
   private running = 0
   private scheduled = false
@@ -71,16 +78,25 @@ export class GroupCommit<I, R> {
 
   private async writeTogether(group: Array<Waiting<I, R>>): Promise<void> {
     let results: R[]
+    let itemFailed = false
     try {
       results = await inWriteTransaction(this.database, async (trx) => {
         const written = new Array<R>(group.length)
         const order = group.map((waiting, index) => ({key: this.keyOf(waiting.item), index})).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-        for (const {index} of order) written[index] = await this.write(trx, group[index]!.item)
+        for (const {index} of order) {
+          try {
+            written[index] = await this.write(trx, group[index]!.item)
+          } catch (error) {
+            itemFailed = true
+            throw error
+          }
+        }
         return written
       })
-    } catch {
-      // Nothing of the group was committed: each item on its own, so only a bad one fails.
-      for (const waiting of group) await this.writeAlone(waiting)
+    } catch (error) {
+      // Nothing of the group was committed. An item's own failure: each item alone, so only the bad one fails.
+      if (itemFailed) for (const waiting of group) await this.writeAlone(waiting)
+      else for (const waiting of group) waiting.reject(error)
       return
     }
     group.forEach((waiting, index) => waiting.resolve(results[index]!))
