@@ -1,10 +1,18 @@
 import {randomUUID} from 'node:crypto'
-import {request as httpRequest} from 'node:http'
-import {request as httpsRequest} from 'node:https'
+import {setMaxListeners} from 'node:events'
+import {Agent as HttpAgent, request as httpRequest} from 'node:http'
+import {Agent as HttpsAgent, request as httpsRequest} from 'node:https'
 import type {CallbackBehaviour, DeliveryFailure} from './faults.js'
 import {applyStatus, planLifecycle, statusCallbackParams} from './lifecycle.js'
 import {twilioSignature} from './signature.js'
 import type {MessageRecord, MessageStatus, SandboxStore} from './state/store.js'
+
+/**
+ * How long a kept-alive callback connection may sit idle before this side
+ * closes it: well under the idle timeouts servers use (node's 5 s, serve's
+ * 5 s), so a POST never goes out on a socket the server is closing.
+ */
+const IDLE_SOCKET_MS = 500
 
 interface PendingCallback {
   status: MessageStatus
@@ -20,14 +28,24 @@ interface PendingCallback {
  * `I-Twilio-Idempotency-Token` that stays the same across retries and copies.
  * The behaviour in force when a message is created (delays, late, twice,
  * out of order, retries) applies to all of that message's callbacks.
+ * Connections to a callback host are kept alive between callbacks, as an
+ * HTTP client delivering many webhooks to one host does; a connection per
+ * callback would cost more than the callback itself.
  */
 export class CallbackDispatcher {
   private readonly pending = new Set<Promise<void>>()
   private readonly sleepers = new Set<{timer: NodeJS.Timeout; resolve: () => void}>()
   private readonly abort = new AbortController()
+  private readonly agents = {
+    http: new HttpAgent({keepAlive: true, timeout: IDLE_SOCKET_MS}),
+    https: new HttpsAgent({keepAlive: true, timeout: IDLE_SOCKET_MS}),
+  }
   private stopped = false
 
-  constructor(private readonly store: SandboxStore) {}
+  constructor(private readonly store: SandboxStore) {
+    // Every callback in flight listens for the stop: hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.abort.signal)
+  }
 
   /** Starts the lifecycle of a freshly created message. */
   start(message: MessageRecord, behaviour: CallbackBehaviour, failure: DeliveryFailure | undefined): void {
@@ -57,6 +75,8 @@ export class CallbackDispatcher {
     }
     this.sleepers.clear()
     await Promise.allSettled([...this.pending])
+    this.agents.http.destroy()
+    this.agents.https.destroy()
   }
 
   private track(work: Promise<void>): void {
@@ -125,7 +145,7 @@ export class CallbackDispatcher {
       let httpStatus: number | null = null
       let error: string | null = null
       try {
-        httpStatus = await postForm(url, body, headers, behaviour.timeoutMs, this.abort.signal)
+        httpStatus = await postForm(url, body, headers, {timeoutMs: behaviour.timeoutMs, signal: this.abort.signal, agents: this.agents})
       } catch (cause) {
         error = (cause as Error).message
       }
@@ -137,14 +157,22 @@ export class CallbackDispatcher {
   }
 }
 
-/** POSTs a form body and resolves with the HTTP status; the socket is not kept alive. */
-function postForm(url: string, body: string, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<number> {
+interface PostOptions {
+  timeoutMs: number
+  signal: AbortSignal
+  agents: {http: HttpAgent; https: HttpsAgent}
+}
+
+/** POSTs a form body on a kept-alive connection and resolves with the HTTP status. */
+function postForm(url: string, body: string, headers: Record<string, string>, options: PostOptions): Promise<number> {
+  const {timeoutMs, signal, agents} = options
   return new Promise((resolve, reject) => {
     const target = new URL(url)
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+    const https = target.protocol === 'https:'
+    const send = https ? httpsRequest : httpRequest
     const request = send(
       target,
-      {method: 'POST', agent: false, signal, timeout: timeoutMs, headers: {...headers, 'Content-Length': Buffer.byteLength(body), Connection: 'close'}},
+      {method: 'POST', agent: https ? agents.https : agents.http, signal, timeout: timeoutMs, headers: {...headers, 'Content-Length': Buffer.byteLength(body)}},
       (response) => {
         response.resume()
         response.on('end', () => resolve(response.statusCode ?? 0))

@@ -15,9 +15,21 @@ export type RequestClientOptions = NonNullable<ConstructorParameters<RequestClie
 export function rewriteTwilioUrl(baseUrl: string, uri: string): {uri: string; forwardedHost?: string} {
   const original = new URL(uri)
   if (original.hostname !== 'twilio.com' && !original.hostname.endsWith('.twilio.com')) return {uri}
-  const base = new URL(baseUrl)
-  const prefix = base.pathname.replace(/\/+$/, '')
-  return {uri: `${base.origin}${prefix}${original.pathname}${original.search}`, forwardedHost: original.host}
+  return {uri: `${sandboxPrefix(baseUrl)}${original.pathname}${original.search}`, forwardedHost: original.host}
+}
+
+// Parsed once per base URL: the SDK client makes every request against the same one.
+const prefixes = new Map<string, string>()
+
+/** Origin and path of the sandbox's base URL, without a trailing slash. */
+function sandboxPrefix(baseUrl: string): string {
+  let prefix = prefixes.get(baseUrl)
+  if (prefix === undefined) {
+    const base = new URL(baseUrl)
+    prefix = `${base.origin}${base.pathname.replace(/\/+$/, '')}`
+    prefixes.set(baseUrl, prefix)
+  }
+  return prefix
 }
 
 /**

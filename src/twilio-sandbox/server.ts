@@ -51,7 +51,9 @@ export async function startTwilioSandbox(options: TwilioSandboxOptions = {}): Pr
       else response.destroy(error as Error)
     })
   })
-  server.keepAliveTimeout = 1_000
+  // As long as node's default: the SDK keeps its connection to Twilio alive, and an agent
+  // drops a connection whose announced idle timeout is 1 s or less after every request.
+  server.keepAliveTimeout = 5_000
   const host = options.host ?? '127.0.0.1'
   const port = await listenOn(server, options.port ?? 0, host)
   const url = `http://${host}:${port}`

@@ -6,10 +6,11 @@ import type {SqsEventRecord} from '../../queue/message-queue.js'
 import {SEND_LAMBDA_TIMEOUT_SECONDS} from '../../queue/sqs/queue-definitions.js'
 import {decodeSendJob, type SendJob} from '../send-job.js'
 import {ProviderCache, type ChannelSender} from './provider-cache.js'
-import {recordAccepted, recordPermanentFailure, storedProviderIds} from './record-outcome.js'
+import {GroupedWrites} from './grouped-writes.js'
+import {recordAccepted, recordAcceptedIn, recordPermanentFailure, storedProviderIds} from './record-outcome.js'
 import {mapWithLimit} from './run-with-limit.js'
 import {classifySendFailure} from './send-errors.js'
-import {claimMessage, countAttempt, markOutcomeUnknown, releaseClaim} from './send-claim.js'
+import {claimMessage, claimMessages, countAttempt, markOutcomeUnknown, releaseClaim, type ClaimDecision} from './send-claim.js'
 import {findTwilioMessage, type TwilioLookup} from './twilio-lookup.js'
 import type {SendableMessage} from './message-row.js'
 
@@ -61,10 +62,12 @@ const DEFAULT_CONCURRENCY = 4
  * harmless:
  * - already sent, delivered or failed (or holding a provider id): acknowledged,
  *   no provider call;
- * - claimable: claimed in a short transaction, sent through the tenant's
- *   provider (Twilio with the messaging service or sender and the channel's
- *   webhook URL as StatusCallback; SES for email), then provider id, status
- *   and sent_at written in one transaction;
+ * - claimable: claimed in a short transaction (one for the whole batch),
+ *   sent through the tenant's provider (Twilio with the messaging service or
+ *   sender and the channel's webhook URL as StatusCallback; SES for email),
+ *   then provider id, status and sent_at written in one transaction (shared
+ *   with other messages whose calls ended at the same time) before the
+ *   record is acknowledged;
  * - claimed by a live attempt: retried later, no call;
  * - claimed by an attempt that is gone, or that ended without knowing
  *   whether Twilio took the message: Twilio is searched first (see
@@ -78,18 +81,39 @@ const DEFAULT_CONCURRENCY = 4
  * dead-letter queue hiding real failures.
  */
 export function createSendCampaignMessageProcessor(deps: SendCampaignMessageDeps): (event: SqsBatchEvent) => Promise<SqsBatchResponse> {
-  const processRecord = createRecordProcessor(deps)
+  const processBatch = createBatchProcessor(deps)
   return async (event) => {
-    const outcomes = await mapWithLimit(event.Records ?? [], deps.concurrency ?? DEFAULT_CONCURRENCY, processRecord)
+    const outcomes = await processBatch(event.Records ?? [])
     return {batchItemFailures: outcomes.filter((outcome) => outcome.action === 'retry').map((outcome) => ({itemIdentifier: outcome.record}))}
   }
 }
 
-/** The per-record step of the processor, exposed for callers that want each record's outcome (the worker's summary, tests). */
+/** The processor one record at a time, for callers that want each record's outcome (the worker's summary, tests). */
 export function createRecordProcessor(deps: SendCampaignMessageDeps): (record: SqsEventRecord) => Promise<RecordOutcome> {
+  const processBatch = createBatchProcessor(deps)
+  return async (record) => (await processBatch([record]))[0]!
+}
+
+/** A record whose body decoded: the index of its outcome, its queue id and its job. */
+interface DecodedRecord {
+  index: number
+  record: string
+  job: SendJob
+}
+
+/**
+ * The processor's work for one batch, in as few write transactions as the
+ * guarantees allow: the batch's claims in one transaction (each decided as
+ * alone, see claimMessages), the channel settings read once per tenant and
+ * channel, and the acceptances of calls that end together committed together
+ * (GroupedWrites). A record is acknowledged only after its own writes are
+ * committed, as before; what happens between claim and record is unchanged.
+ */
+function createBatchProcessor(deps: SendCampaignMessageDeps): (records: readonly SqsEventRecord[]) => Promise<RecordOutcome[]> {
   const now = deps.now ?? (() => new Date())
   const claimTimeoutMs = deps.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS
   const providers = new ProviderCache({keyring: deps.keyring, get: deps.get, logger: deps.logger})
+  const acceptances = new GroupedWrites(deps.database, recordAcceptedIn, (accepted) => accepted.messageId)
   const log = deps.logger
   const applied = (eventIds: number[]) => {
     if (eventIds.length === 0 || !deps.onApplied) return
@@ -101,27 +125,67 @@ export function createRecordProcessor(deps: SendCampaignMessageDeps): (record: S
     }
   }
 
-  return async (record) => {
-    const id = record.messageId
-    let job: SendJob
-    try {
-      job = decodeSendJob(record.body)
-    } catch (error) {
-      log?.error(`SendCampaignMessage: record ${id} dropped: ${(error as Error).message}`)
-      return {record: id, action: 'ack', result: 'malformed'}
+  return async (records) => {
+    const outcomes = new Array<RecordOutcome>(records.length)
+    const decoded: DecodedRecord[] = []
+    records.forEach((record, index) => {
+      try {
+        decoded.push({index, record: record.messageId, job: decodeSendJob(record.body)})
+      } catch (error) {
+        log?.error(`SendCampaignMessage: record ${record.messageId} dropped: ${(error as Error).message}`)
+        outcomes[index] = {record: record.messageId, action: 'ack', result: 'malformed'}
+      }
+    })
+    const claims = await claimTogether(decoded)
+    const senders = new Map<string, Promise<ChannelSender>>()
+    const senderOf = (message: SendableMessage) => {
+      const key = `${message.tenant_id}\u0000${message.channel}`
+      let sender = senders.get(key)
+      if (!sender) senders.set(key, (sender = loadSender(message)))
+      return sender
     }
+    await mapWithLimit(decoded, deps.concurrency ?? DEFAULT_CONCURRENCY, async ({index, record, job}, position) => {
+      try {
+        outcomes[index] = await sendOne(record, job, claims?.[position], senderOf)
+      } catch (error) {
+        // A database or unexpected failure. A claim already taken stays: a later delivery finds it and,
+        // once it is stale, reconciles before sending. The queue retries the record.
+        log?.error(`SendCampaignMessage: message ${job.messageId} will be retried: ${(error as Error)?.message ?? String(error)}`)
+        outcomes[index] = {record, action: 'retry', result: 'error'}
+      }
+    })
+    return outcomes
+  }
+
+  /** The batch's claims in one transaction; undefined if it failed (nothing was claimed), and each record claims alone. */
+  async function claimTogether(decoded: DecodedRecord[]): Promise<ClaimDecision[] | undefined> {
+    if (decoded.length < 2) return undefined
     try {
-      return await sendOne(id, job)
+      return await claimMessages(
+        deps.database,
+        decoded.map(({job}) => job.messageId),
+        {now: now(), claimTimeoutMs},
+      )
     } catch (error) {
-      // A database or unexpected failure. A claim already taken stays: a later delivery finds it and,
-      // once it is stale, reconciles before sending. The queue retries the record.
-      log?.error(`SendCampaignMessage: message ${job.messageId} will be retried: ${(error as Error)?.message ?? String(error)}`)
-      return {record: id, action: 'retry', result: 'error'}
+      log?.warn(`SendCampaignMessage: the batch's claims failed together (${(error as Error)?.message ?? String(error)}); claiming one by one.`)
+      return undefined
     }
   }
 
-  async function sendOne(record: string, job: SendJob): Promise<RecordOutcome> {
-    const claim = await claimMessage(deps.database, job.messageId, {now: now(), claimTimeoutMs})
+  /** The tenant's channel settings, read now, and the provider built from them (cached while they do not change). */
+  async function loadSender(message: SendableMessage): Promise<ChannelSender> {
+    const settings = await getChannelSettings(deps.database.db, message.tenant_id, message.channel)
+    if (!settings) throw new Error(`tenant ${message.tenant_id} has no ${message.channel} settings`)
+    return providers.senderFor(settings)
+  }
+
+  async function sendOne(
+    record: string,
+    job: SendJob,
+    claimed: ClaimDecision | undefined,
+    senderOf: (message: SendableMessage) => Promise<ChannelSender>,
+  ): Promise<RecordOutcome> {
+    const claim = claimed ?? (await claimMessage(deps.database, job.messageId, {now: now(), claimTimeoutMs}))
     if (claim.kind === 'missing') {
       log?.warn(`SendCampaignMessage: message ${job.messageId} does not exist; record ${record} acknowledged.`)
       return {record, action: 'ack', result: 'missing'}
@@ -143,9 +207,7 @@ export function createRecordProcessor(deps: SendCampaignMessageDeps): (record: S
 
     let sender: ChannelSender
     try {
-      const settings = await getChannelSettings(deps.database.db, message.tenant_id, message.channel)
-      if (!settings) throw new Error(`tenant ${message.tenant_id} has no ${message.channel} settings`)
-      sender = await providers.senderFor(settings)
+      sender = await senderOf(message)
     } catch (error) {
       // Settings an operator must fix (missing, disabled, undecryptable): back to the queue, and in time its DLQ.
       await releaseClaim(deps.database, message.id, claimId, now())
@@ -206,7 +268,7 @@ export function createRecordProcessor(deps: SendCampaignMessageDeps): (record: S
     }
     // From here the provider has the message: any failure leaves the claim in place for reconciliation.
     await deps.afterProviderAccepted?.(message.id, result.providerMessageId)
-    applied(await recordAccepted(deps.database, {messageId: message.id, providerMessageId: result.providerMessageId, providerStatus: result.status, source: 'send', at: now()}))
+    applied(await acceptances.submit({messageId: message.id, providerMessageId: result.providerMessageId, providerStatus: result.status, source: 'send', at: now()}))
     return {record, action: 'ack', result: 'sent'}
   }
 }

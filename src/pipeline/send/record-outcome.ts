@@ -24,19 +24,23 @@ export interface Accepted {
  * `sent` instead of being overtaken by it. Returns the applied event ids.
  */
 export async function recordAccepted(database: Database, accepted: Accepted): Promise<number[]> {
-  return inWriteTransaction(database, async (trx) => {
-    const at = accepted.at.toISOString()
-    const status = await applyStatus(trx, {
-      messageId: accepted.messageId,
-      status: statusAfterAcceptance(accepted.providerStatus),
-      providerStatus: accepted.providerStatus,
-      source: accepted.source,
-      payload: {providerMessageId: accepted.providerMessageId},
-      at,
-    })
-    const stored = await storeProviderMessageId(trx, accepted.messageId, accepted.providerMessageId, accepted.providerStatus, {at})
-    return [...(status.outcome === 'applied' ? [status.eventId] : []), ...stored.appliedEventIds]
+  return inWriteTransaction(database, (trx) => recordAcceptedIn(trx, accepted))
+}
+
+/** recordAccepted's writes inside the caller's write transaction (several messages may share one, see GroupedWrites). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function recordAcceptedIn(trx: Kysely<any>, accepted: Accepted): Promise<number[]> {
+  const at = accepted.at.toISOString()
+  const status = await applyStatus(trx, {
+    messageId: accepted.messageId,
+    status: statusAfterAcceptance(accepted.providerStatus),
+    providerStatus: accepted.providerStatus,
+    source: accepted.source,
+    payload: {providerMessageId: accepted.providerMessageId},
+    at,
   })
+  const stored = await storeProviderMessageId(trx, accepted.messageId, accepted.providerMessageId, accepted.providerStatus, {at})
+  return [...(status.outcome === 'applied' ? [status.eventId] : []), ...stored.appliedEventIds]
 }
 
 export interface PermanentFailure {

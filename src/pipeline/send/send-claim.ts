@@ -41,40 +41,59 @@ export interface ClaimOptions {
  * through applyStatus (source `send`) and counts one attempt.
  */
 export async function claimMessage(database: Database, messageId: string, options: ClaimOptions): Promise<ClaimDecision> {
+  return inWriteTransaction(database, (trx) => claimIn(trx, database, messageId, options))
+}
+
+/**
+ * claimMessage for several messages in one write transaction, each decided
+ * exactly as alone: a message named twice is claimed by its first record
+ * and found in flight by the second. On PostgreSQL the rows are locked in id
+ * order, so two batches sharing messages cannot deadlock. One failure rolls
+ * back every claim of the call. Decisions come back in the order of `messageIds`.
+ */
+export async function claimMessages(database: Database, messageIds: readonly string[], options: ClaimOptions): Promise<ClaimDecision[]> {
+  const order = messageIds.map((id, index) => ({id, index})).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.index - b.index))
   return inWriteTransaction(database, async (trx) => {
-    const message = await loadSendableMessage(trx, messageId, {lock: database.dialect === 'postgres'})
-    if (!message) return {kind: 'missing'}
-    if (message.provider_message_id !== null || isSentOrFinal(message.status)) return {kind: 'done', message}
-    if (message.status !== 'queued' && message.status !== 'sending') return {kind: 'unsendable', message}
-    const at = options.now.toISOString()
-    const claimId = randomUUID()
-    if (message.send_claim_id === null) {
-      const eventIds: number[] = []
-      await trx
-        .updateTable('messages')
-        .set({send_claim_id: claimId, send_claimed_at: at, attempts: message.attempts + 1, updated_at: at})
-        .where('id', '=', message.id)
-        .execute()
-      if (message.status === 'queued') {
-        const result = await applyStatus(trx, {messageId: message.id, status: 'sending', source: 'send', at})
-        if (result.outcome === 'applied') eventIds.push(result.eventId)
-      }
-      return {kind: 'claimed', message: {...message, send_claim_id: claimId, send_claimed_at: at}, claimId, reconcile: false, eventIds}
-    }
-    const unknownOutcome = message.send_claim_id.startsWith(OUTCOME_UNKNOWN_PREFIX)
-    const claimedAt = message.send_claimed_at === null ? 0 : Date.parse(message.send_claimed_at)
-    const stale = !(claimedAt > options.now.getTime() - options.claimTimeoutMs)
-    if (!unknownOutcome && !stale) return {kind: 'in-flight', message}
-    // Taking over: the attempt count waits until reconciliation decides to send again.
-    await trx.updateTable('messages').set({send_claim_id: claimId, send_claimed_at: at, updated_at: at}).where('id', '=', message.id).execute()
-    return {
-      kind: 'claimed',
-      message: {...message, send_claim_id: claimId, send_claimed_at: at},
-      claimId,
-      reconcile: true,
-      eventIds: [],
-    }
+    const decisions = new Array<ClaimDecision>(messageIds.length)
+    for (const {id, index} of order) decisions[index] = await claimIn(trx, database, id, options)
+    return decisions
   })
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function claimIn(trx: Kysely<any>, database: Database, messageId: string, options: ClaimOptions): Promise<ClaimDecision> {
+  const message = await loadSendableMessage(trx, messageId, {lock: database.dialect === 'postgres'})
+  if (!message) return {kind: 'missing'}
+  if (message.provider_message_id !== null || isSentOrFinal(message.status)) return {kind: 'done', message}
+  if (message.status !== 'queued' && message.status !== 'sending') return {kind: 'unsendable', message}
+  const at = options.now.toISOString()
+  const claimId = randomUUID()
+  if (message.send_claim_id === null) {
+    const eventIds: number[] = []
+    await trx
+      .updateTable('messages')
+      .set({send_claim_id: claimId, send_claimed_at: at, attempts: message.attempts + 1, updated_at: at})
+      .where('id', '=', message.id)
+      .execute()
+    if (message.status === 'queued') {
+      const result = await applyStatus(trx, {messageId: message.id, status: 'sending', source: 'send', at})
+      if (result.outcome === 'applied') eventIds.push(result.eventId)
+    }
+    return {kind: 'claimed', message: {...message, send_claim_id: claimId, send_claimed_at: at}, claimId, reconcile: false, eventIds}
+  }
+  const unknownOutcome = message.send_claim_id.startsWith(OUTCOME_UNKNOWN_PREFIX)
+  const claimedAt = message.send_claimed_at === null ? 0 : Date.parse(message.send_claimed_at)
+  const stale = !(claimedAt > options.now.getTime() - options.claimTimeoutMs)
+  if (!unknownOutcome && !stale) return {kind: 'in-flight', message}
+  // Taking over: the attempt count waits until reconciliation decides to send again.
+  await trx.updateTable('messages').set({send_claim_id: claimId, send_claimed_at: at, updated_at: at}).where('id', '=', message.id).execute()
+  return {
+    kind: 'claimed',
+    message: {...message, send_claim_id: claimId, send_claimed_at: at},
+    claimId,
+    reconcile: true,
+    eventIds: [],
+  }
 }
 
 /** Counts one more provider call under a held claim (a send after reconciliation found nothing). */
