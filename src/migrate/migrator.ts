@@ -139,6 +139,8 @@ export function createMigrator(config: MigratorConfig): Migrator {
       const names = direction === 'up' ? await planUp(entries, records, options.to) : await planDown(entries, records, options)
       if (names.length === 0) return finish()
       const byName = new Map(entries.map((entry) => [entry.name, entry]))
+      // Loaded before the first transaction, so no write lock is held while modules load.
+      const modules = new Map(await Promise.all(names.map(async (name) => [name, await byName.get(name)!.load()] as const)))
       const appliedBy = operatorName(settings)
 
       const step = async (trx: Kysely<any>, entry: MigrationEntry): Promise<MigrationResult> => {
@@ -147,7 +149,7 @@ export function createMigrator(config: MigratorConfig): Migrator {
         const recorded = await hasRecord(trx, entry.name)
         if (direction === 'up' ? recorded : !recorded) return {name: entry.name, direction, status: 'skipped'}
         const started = performance.now()
-        const report = await entry.module[direction]({
+        const report = await modules.get(entry.name)![direction]({
           db: trx,
           dialect: database.dialect,
           settings,

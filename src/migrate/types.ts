@@ -36,9 +36,13 @@ export interface MigrationModule {
 
 export type MigrationReport = Record<string, unknown>
 
-/** An entry of the migration index: name (sortable), SHA-256 of the source file, module. */
+/**
+ * An entry of the migration index: name (sortable), SHA-256 of the source
+ * file, and how to load the module. Loaded only when the migration is to run,
+ * so `migrate status` and the drift check never load migration code.
+ */
 export interface MigrationEntry {
   name: string
   checksum: string
-  module: MigrationModule
+  load(): Promise<MigrationModule>
 }

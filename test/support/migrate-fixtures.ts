@@ -23,7 +23,7 @@ export function tableMigration(
   return {
     name,
     checksum: checksumOf(extra.source ?? `${name}:${table}`),
-    module: {
+    load: async () => ({
       async up(context) {
         await sql`CREATE TABLE ${sql.table(table)} (id INTEGER PRIMARY KEY, note TEXT)`.execute(context.db)
         await extra.afterCreate?.(context)
@@ -33,7 +33,7 @@ export function tableMigration(
         await sql`DROP TABLE ${sql.table(table)}`.execute(context.db)
         return {dropped: table}
       },
-    },
+    }),
   }
 }
 
