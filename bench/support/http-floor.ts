@@ -5,68 +5,57 @@
  * sandbox, through the real SDK or as the same bare HTTP request) and the
  * sandbox's signed status callbacks (queued, sent, delivered for an SMS
  * through a messaging service) delivered to a bare node:http server that
- * answers 200 and reads nothing but the status. Same process layout as the
- * pipeline: sandbox, callback receiver and sender in this process; as many
- * calls in flight as the pipeline has (lanes × records per batch at once).
+ * answers 200 and reads nothing but the status (bare-receiver.ts). Same
+ * process layout as the pipeline rows it is compared with: the sender in this
+ * process, where the worker runs; the sandbox here or in a child; the
+ * receiver where serve would be. As many calls in flight as the pipeline has
+ * (lanes × records per batch at once).
  */
-import {createServer, request, Agent, type IncomingMessage} from 'node:http'
+import {request, Agent} from 'node:http'
 import {createTwilioClient, preloadTwilio} from '../../src/providers/twilio/twilio-client.js'
 import {TwilioSmsProvider} from '../../src/providers/twilio/twilio-message-provider.js'
-import {listenOn} from '../../src/net/listen.js'
 import {defaultSeed, startTwilioSandbox} from '../../src/twilio-sandbox/index.js'
-import {startClock} from './clock.js'
+import {startBareReceiver, startBareReceiverProcess, type BareReceiver} from './bare-receiver.js'
+import {startSandboxProcess, type ChildProcessHandle, type ProcessLayout} from './child-processes.js'
+import {startClock, type Elapsed} from './clock.js'
 import {phoneNumbers} from '../../test/support/pipeline-fixtures.js'
 
 export type FloorClient = 'sdk' | 'http'
 
-export interface FloorResult {
+export interface FloorResult extends Elapsed {
   messages: number
-  seconds: number
-  cpuSeconds: number
-  loopBusy: number
   callbacks: number
 }
 
 /** Sends `messages` SMS through the sandbox with `inFlight` calls at once and waits for every `delivered` callback. */
-export async function httpFloorRun(options: {messages: number; inFlight: number; client: FloorClient; offset: number}): Promise<FloorResult> {
+export async function httpFloorRun(options: {messages: number; inFlight: number; client: FloorClient; offset: number; layout: ProcessLayout}): Promise<FloorResult> {
   const seed = defaultSeed()
   const account = seed.accounts[0]!
   const serviceSid = seed.services![0]!.sid
-  const sandbox = await startTwilioSandbox({seed})
-  let callbacks = 0
-  let delivered = 0
-  let target = Number.POSITIVE_INFINITY
-  let allDelivered: () => void = () => {}
-  const receiver = createServer((incoming: IncomingMessage, response) => {
-    const chunks: Buffer[] = []
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
-    incoming.on('end', () => {
-      callbacks++
-      if (new URLSearchParams(Buffer.concat(chunks).toString()).get('MessageStatus') === 'delivered' && ++delivered === target) allDelivered()
-      response.writeHead(200, {'Content-Type': 'text/plain'}).end('ok')
-    })
-  })
-  const port = await listenOn(receiver, 0, '127.0.0.1')
-  const statusCallback = `http://127.0.0.1:${port}/webhooks/twilio`
+  const [sandbox, receiver] = await Promise.all([
+    options.layout === 'single' ? startTwilioSandbox({seed}) : startSandboxProcess(seed),
+    options.layout === 'all-apart' ? startBareReceiverProcess() : startBareReceiver(),
+  ])
+  const children = [sandbox, receiver].filter((part): part is typeof part & ChildProcessHandle => 'pid' in part)
+  const statusCallback = `http://127.0.0.1:${receiver.port}/webhooks/twilio`
   try {
     const send = await senderOf(options.client, {sandboxUrl: sandbox.url, accountSid: account.sid, authToken: account.authToken, serviceSid, statusCallback})
-    await runSends(send, phoneNumbers(20, options.offset), options.inFlight)
-    await waitFor(() => delivered >= 20)
-    callbacks = 0
-    delivered = 0
+    await deliverAll(receiver, send, phoneNumbers(20, options.offset), options.inFlight)
 
     const numbers = phoneNumbers(options.messages, options.offset + 20)
-    const done = new Promise<void>((resolve) => (allDelivered = resolve))
-    target = numbers.length
-    const clock = startClock()
-    await runSends(send, numbers, options.inFlight)
-    await done
+    const clock = startClock(children)
+    const {callbacks} = await deliverAll(receiver, send, numbers, options.inFlight)
     return {messages: numbers.length, ...clock.elapsed(), callbacks}
   } finally {
-    await sandbox.stop()
-    receiver.closeAllConnections()
-    await new Promise((resolve) => receiver.close(resolve))
+    await Promise.all([sandbox.stop(), receiver.close()])
   }
+}
+
+/** Sends to every number and waits until the receiver has each one's `delivered` callback. */
+async function deliverAll(receiver: BareReceiver, send: (to: string) => Promise<unknown>, numbers: string[], inFlight: number): Promise<{callbacks: number}> {
+  const {delivered} = await receiver.expect(numbers.length)
+  await runSends(send, numbers, inFlight)
+  return withTimeout(delivered, 120_000)
 }
 
 interface Target {
@@ -110,10 +99,12 @@ async function runSends(send: (to: string) => Promise<unknown>, numbers: string[
   )
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('the floor run timed out waiting for callbacks')
-    await new Promise((resolve) => setTimeout(resolve, 10))
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the floor run timed out waiting for callbacks')), timeoutMs)))
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }

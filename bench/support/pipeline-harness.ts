@@ -23,7 +23,7 @@ import {ensureQueues, messagesQueueDefinition} from '../../src/queue/sqs/queue-d
 import {SqsQueue} from '../../src/queue/sqs/sqs-queue.js'
 import {startServeApp, type ServeApp} from '../../src/serve/serve-app.js'
 import {mountTwilioWebhook} from '../../src/serve/twilio-mount.js'
-import {defaultSeed, startTwilioSandbox, type BehaviourInput, type SandboxCounters, type TwilioSandbox} from '../../src/twilio-sandbox/index.js'
+import {defaultSeed, startTwilioSandbox, type BehaviourInput, type SandboxCounters, type TwilioSandboxControl} from '../../src/twilio-sandbox/index.js'
 import {generateWebhookSecret} from '../../src/webhooks/standard-webhooks.js'
 import {runWorker, type BatchHandler, type WorkerSummary} from '../../src/worker/worker-loop.js'
 import type {FauxqsServer} from '../../test/support/fauxqs.js'
@@ -31,6 +31,7 @@ import {createCampaign, createContacts, createQueuedMessages, enqueueSendJobs, p
 import {keyringOf, migratedStore, type MigratedStore} from '../../test/support/webhook-messages.js'
 import {openSse, type SseClient} from './sse-client.js'
 import {freePort} from './ports.js'
+import {startSandboxProcess, startServeProcess, type ChildProcessHandle, type ProcessLayout} from './child-processes.js'
 
 export type PipelineQueueKind = 'local' | 'sqs'
 
@@ -56,6 +57,18 @@ export interface PipelineOptions {
   /** Open GET /events before anything is sent (default true). */
   sse?: boolean
   logger?: Logger
+  /**
+   * Which parts run in child processes (default 'single', all here): the
+   * sandbox through `engage sandbox twilio`, serve through `engage serve` on
+   * the same database. The worker (queue consumer and handler) always runs here.
+   */
+  layout?: ProcessLayout
+}
+
+/** serve's address and endpoints, whether it runs here or in a child process. */
+export interface ServeEndpoints {
+  readonly server: {readonly url: string; readonly port: number}
+  readonly urls: ServeApp['urls']
 }
 
 export interface ConsumeOptions {
@@ -81,8 +94,10 @@ export interface Pipeline {
   readonly database: Database
   readonly keyring: Keyring
   readonly encryptionKey: string
-  readonly sandbox: TwilioSandbox
-  readonly serve: ServeApp
+  readonly sandbox: TwilioSandboxControl
+  readonly serve: ServeEndpoints
+  /** The child processes the layout started (none for 'single'), for counting their CPU. */
+  readonly processes: readonly ChildProcessHandle[]
   readonly sse: SseClient | undefined
   readonly queue: MessageQueue
   readonly source: QueueSource
@@ -119,7 +134,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const seed = defaultSeed()
   const account = seed.accounts[0]!
   const serviceSid = seed.services![0]!.sid
-  const [store, sandbox] = await Promise.all([migratedStore(options.dialect), startTwilioSandbox({seed, behaviour: options.sandboxBehaviour})])
+  const layout = options.layout ?? 'single'
+  const [store, sandbox] = await Promise.all([
+    migratedStore(options.dialect),
+    layout === 'single' ? startTwilioSandbox({seed, behaviour: options.sandboxBehaviour}) : startSandboxProcess(seed, options.sandboxBehaviour),
+  ])
+  const processes: ChildProcessHandle[] = 'pid' in sandbox ? [sandbox] : []
   const cleanups: Array<() => Promise<unknown>> = [() => store.dispose(), () => sandbox.stop()]
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
@@ -130,18 +150,37 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const port = await freePort()
     const serveUrl = `http://127.0.0.1:${port}`
     const statusWebhookSecret = generateWebhookSecret()
-    const settings = new Settings({ENCRYPTION_KEY: encryptionKey, ...(options.publicWebhookBaseUrl ? {WEBHOOK_BASE_URL: options.publicWebhookBaseUrl} : {})}, {})
-    const serve = await startServeApp({
-      database,
-      port,
-      statusWebhookUrl: options.forwarder === false ? undefined : (options.statusWebhookUrl?.(serveUrl) ?? `${serveUrl}/internal/message-status`),
-      statusWebhookSecret,
-      forwardIntervalMs: options.forwardIntervalMs ?? 100,
-      forwardBackoff: {baseMs: 50, maxMs: 1_000},
-      twilioWebhook: (serverUrl) => mountTwilioWebhook({database, settings, logger, serverUrl}),
-      logger,
-    })
-    cleanups.splice(1, 0, () => serve.stop())
+    const statusWebhookUrl = options.forwarder === false ? undefined : (options.statusWebhookUrl?.(serveUrl) ?? `${serveUrl}/internal/message-status`)
+    let serve: ServeEndpoints
+    if (layout === 'all-apart') {
+      // The CLI's serve: its forwarder backs off with its own defaults and is not kicked by this process's writes.
+      const started = await startServeProcess({
+        databaseUrl: store.testDatabase.url,
+        port,
+        encryptionKey,
+        webhookBaseUrl: options.publicWebhookBaseUrl,
+        statusWebhookUrl,
+        statusWebhookSecret,
+        forwardIntervalMs: options.forwardIntervalMs ?? 100,
+      })
+      cleanups.splice(1, 0, () => started.child.stop())
+      processes.push(started.child)
+      serve = {server: {url: started.announced.url, port: started.announced.port}, urls: started.announced}
+    } else {
+      const settings = new Settings({ENCRYPTION_KEY: encryptionKey, ...(options.publicWebhookBaseUrl ? {WEBHOOK_BASE_URL: options.publicWebhookBaseUrl} : {})}, {})
+      const app = await startServeApp({
+        database,
+        port,
+        statusWebhookUrl,
+        statusWebhookSecret,
+        forwardIntervalMs: options.forwardIntervalMs ?? 100,
+        forwardBackoff: {baseMs: 50, maxMs: 1_000},
+        twilioWebhook: (serverUrl) => mountTwilioWebhook({database, settings, logger, serverUrl}),
+        logger,
+      })
+      cleanups.splice(1, 0, () => app.stop())
+      serve = app
+    }
     const webhookUrl = options.publicWebhookBaseUrl ? `${options.publicWebhookBaseUrl.replace(/\/+$/, '')}/webhooks/twilio` : serve.urls.twilioWebhook
     const tenantId = await seedTwilioTenant(database, keyring, {
       slug: `tenant-${randomUUID().slice(0, 8)}`,
@@ -195,6 +234,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       encryptionKey,
       sandbox,
       serve,
+      processes,
       sse,
       queue,
       source,
