@@ -11,8 +11,10 @@ const receiver = await startBareReceiver()
 process.on('message', (command: {expect?: number; close?: boolean}) => {
   if (command.close) void receiver.close().then(() => process.exit(0))
   else if (command.expect !== undefined) {
-    void receiver.expect(command.expect).then((result) => process.send!(result))
-    process.send!({armed: true})
+    void receiver.expect(command.expect).then(({delivered}) => {
+      process.send!({armed: true})
+      return delivered.then((result) => process.send!(result))
+    })
   }
 })
 process.send!({port: receiver.port})

@@ -48,7 +48,7 @@ const CLOCK_TICKS_PER_SECOND = 100
 
 /**
  * Runs `engage ARGS --json` in a child process and resolves once it has
- * printed its first JSON line (it prints that after it listens). Only PATH,
+ * printed its JSON announcement (it prints that after it listens). Only PATH,
  * HOME and `env` reach the child, so a developer's DATABASE_URL or keys do not.
  */
 export async function startEngageProcess<T>(name: string, args: string[], env: Record<string, string>, startTimeoutMs = 30_000): Promise<{child: ChildProcessHandle; announced: T}> {
@@ -65,14 +65,15 @@ export async function startEngageProcess<T>(name: string, args: string[], env: R
     let stdout = ''
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString()
-      const end = stdout.indexOf('\n')
-      if (end < 0) return
-      clearTimeout(timer)
+      // One JSON document, on one line (serve) or pretty-printed (oclif's logJson): parse once it is whole.
+      let parsed: T
       try {
-        resolve(JSON.parse(stdout.slice(0, end)) as T)
-      } catch (error) {
-        reject(error as Error)
+        parsed = JSON.parse(stdout) as T
+      } catch {
+        return
       }
+      clearTimeout(timer)
+      resolve(parsed)
     })
     void exited.then(() => {
       clearTimeout(timer)
