@@ -23,7 +23,13 @@
  * they do in production and local development. Floor rows use the layout of
  * the pipeline rows they are compared with (their bare receiver where serve
  * would be). CPU per message sums this process and those children (fauxqs,
- * AWS's stand-in, is not counted in any layout).
+ * AWS's stand-in, is not counted in any layout). The default, sandbox-apart,
+ * measured best: with serve apart too, the worker and serve contend for
+ * SQLite's write lock across processes (better-sqlite3 waits in SQLite's busy
+ * handler on the event loop thread, which strace shows as clock_nanosleep on
+ * the worker's main thread only in all-apart), and the summed CPU per message
+ * is higher; at 1,000 messages all-apart ran ~0.73× sandbox-apart, at 3,000
+ * about even (same-run medians of 7 runs, load 2-5, Dec 2026).
  * Targets (issue 4): local pipeline >= 1,000 msg/s on SQLite; SQS pipeline
  * >= half the bare receive-and-delete loop.
  *
