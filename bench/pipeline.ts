@@ -68,7 +68,11 @@ const DIALECTS = option('dialects', 'sqlite').split(',') as Dialect[]
 const FORWARDER = process.argv.includes('--forwarder')
 const PROFILE_DIR = process.argv.includes('--profile-dir') ? option('profile-dir', '.') : undefined
 const LAYOUTS = option('layout', 'sandbox-apart').split(',') as ProcessLayout[]
-for (const layout of LAYOUTS) if (!PROCESS_LAYOUTS.includes(layout)) throw new Error(`--layout takes ${PROCESS_LAYOUTS.join(', ')}; got ${layout}`)
+for (const layout of LAYOUTS) {
+  if (PROCESS_LAYOUTS.includes(layout)) continue
+  console.error(`bench/pipeline: --layout takes ${PROCESS_LAYOUTS.join(', ')} (a comma list for several); got "${layout}".`)
+  process.exit(2)
+}
 const ROWS = new Set(option('rows', 'bare,floor,db,local,sqs').split(','))
 /** Provider calls in flight in the pipeline: lanes × the processor's records at once (its default 4). */
 const IN_FLIGHT = LANES * 4
