@@ -6,7 +6,7 @@ import {createTestDatabase, DIALECTS, type TestDatabase} from '../support/databa
 import {buildLegacyFixture, dumpLegacyTables, type LegacyDump, type LegacyFixture} from '../support/legacy-fixture.js'
 import {generateLegacyDatabase} from '../support/legacy-generator.js'
 import {snapshotConsolidated} from '../support/legacy-consolidated.js'
-import {BIN, PROJECT_ROOT, runCli} from '../support/run-cli.js'
+import {CLI_ARGV, PROJECT_ROOT, runCli} from '../support/run-cli.js'
 
 const MIGRATION = '0002-channel-settings-consolidation'
 
@@ -167,9 +167,8 @@ describe.each(DIALECTS)('channel-settings consolidation refuses bad input on %s'
 
 /** Spawns the CLI and SIGKILLs it as soon as stderr matches `trigger`. */
 function runUntilKilled(args: string[], env: Record<string, string>, trigger: RegExp): Promise<{code: number | null; signal: NodeJS.Signals | null; stderr: string}> {
-  const devArgs = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...devArgs, BIN, ...args], {
+    const child = spawn(process.execPath, [...CLI_ARGV, ...args], {
       cwd: PROJECT_ROOT,
       env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env},
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,10 +1,9 @@
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parse} from 'dotenv'
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {DIALECTS, createTestDatabase, type TestDatabase} from '../support/databases.js'
-import {startEngageDev, type EngageDev} from '../support/engage-dev.js'
+import {describe, expect, it} from 'vitest'
+import {DIALECTS} from '../support/databases.js'
+import {startEngageDev, useDevWorkspace} from '../support/engage-dev.js'
 import {runCli, type CliResult} from '../support/run-cli.js'
 
 /**
@@ -15,31 +14,17 @@ import {runCli, type CliResult} from '../support/run-cli.js'
  * checked.
  */
 describe.each(DIALECTS)('cutover end to end (%s)', (dialect) => {
-  let dir: string
-  let testDatabase: TestDatabase | undefined
-  let dev: EngageDev | undefined
-
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'engage-cutover-e2e-'))
-    testDatabase = dialect === 'postgres' ? await createTestDatabase('postgres') : undefined
-  })
-
-  afterEach(async () => {
-    if (dev && dev.process.exitCode === null) dev.process.kill('SIGKILL')
-    dev = undefined
-    await testDatabase?.dispose()
-    rmSync(dir, {recursive: true, force: true})
-  })
+  const workspace = useDevWorkspace(dialect, 'engage-cutover-e2e-')
 
   it('migrate up, seed, deploy local, verify (local), --enable, verify (SQS), --rollback', async () => {
-    const env: Record<string, string> = {ENGAGE_OPERATOR: 'e2e-operator', ...(testDatabase ? {DATABASE_URL: testDatabase.url} : {})}
+    const env: Record<string, string> = {ENGAGE_OPERATOR: 'e2e-operator', ...(workspace.testDatabase ? {DATABASE_URL: workspace.testDatabase.url} : {})}
     const engage = async (...args: string[]): Promise<CliResult> => {
-      const result = await runCli(args, {cwd: dir, env, timeoutMs: 180_000})
+      const result = await runCli(args, {cwd: workspace.dir, env, timeoutMs: 180_000})
       expect(result.code, `engage ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr.slice(-3000)}`).toBe(0)
       return result
     }
-    dev = await startEngageDev(dir, env)
-    const dotenv = parse(readFileSync(join(dir, '.env')))
+    const dev = (workspace.dev = await startEngageDev(workspace.dir, env))
+    const dotenv = parse(readFileSync(join(workspace.dir, '.env')))
 
     const migrated = await engage('migrate', 'up')
     expect(migrated.stdout).toMatch(/Applied 0001-legacy-baseline/)

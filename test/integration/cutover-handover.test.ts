@@ -22,7 +22,7 @@ import {
   testKeyring,
   type CallbackSink,
 } from '../support/pipeline-fixtures.js'
-import {BIN, PROJECT_ROOT, runCli} from '../support/run-cli.js'
+import {CLI_ARGV, PROJECT_ROOT, runCli} from '../support/run-cli.js'
 import {migratedDatabase, parseJson, twilioSeed} from '../support/seed-fixtures.js'
 
 describe.each(DIALECTS)('cutover paths: campaign send per tenant, worker hand-over, rollback --move-inflight (%s)', (dialect) => {
@@ -111,7 +111,7 @@ describe.each(DIALECTS)('cutover paths: campaign send per tenant, worker hand-ov
     await enqueueSendJobs(new LocalQueue({database}), messages)
     // Slow provider answers keep the worker busy when the flag flips.
     await sandbox.configure({latencyMs: 250})
-    const child = spawn(process.execPath, [...(process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []), BIN, 'worker', '--database-url', testDb.url], {
+    const child = spawn(process.execPath, [...CLI_ARGV, 'worker', '--database-url', testDb.url], {
       cwd: PROJECT_ROOT,
       env: {PATH: process.env.PATH, HOME: process.env.HOME, ...baseEnv()} as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],

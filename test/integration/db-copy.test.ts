@@ -5,7 +5,7 @@ import type {Database} from '../../src/db/database.js'
 import {listTables} from '../../src/migrate/schema-inspect.js'
 import {createTestDatabase, type TestDatabase} from '../support/databases.js'
 import {buildLegacyFixture, TENANTS, type LegacyFixture} from '../support/legacy-fixture.js'
-import {BIN, PROJECT_ROOT, runCli, type CliResult} from '../support/run-cli.js'
+import {CLI_ARGV, PROJECT_ROOT, runCli, type CliResult} from '../support/run-cli.js'
 import {closedPort} from '../support/seed-fixtures.js'
 
 /**
@@ -334,7 +334,7 @@ describe('engage db copy from SQLite to PostgreSQL', () => {
 /** Spawns the CLI and SIGKILLs it as soon as it reports its first committed batch on stderr. */
 function runUntilFirstBatchThenKill(args: string[]): Promise<{signal: NodeJS.Signals | null; stderr: string}> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []), BIN, ...args], {
+    const child = spawn(process.execPath, [...CLI_ARGV, ...args], {
       cwd: PROJECT_ROOT,
       env: {PATH: process.env.PATH, HOME: process.env.HOME},
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -2,34 +2,15 @@ import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
 import {parse} from 'dotenv'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {DEV_ACCOUNT_SID, DEV_MESSAGING_SERVICE_SID} from '../../src/dev-stack/dev-env.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
-import {BIN, PROJECT_ROOT} from '../support/run-cli.js'
+import {CLI_ARGV, runCli, type CliResult} from '../support/run-cli.js'
 import {migratedDatabase} from '../support/seed-fixtures.js'
 
-// The CLI runs in a temp directory (its .env is the one under test), so tsx is loaded by absolute path.
-const DEV = process.env.ENGAGE_TEST_BIN === 'dev'
-const NODE_ARGS = DEV ? ['--import', pathToFileURL(join(PROJECT_ROOT, 'node_modules/tsx/dist/loader.mjs')).href] : []
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function cli(args: string[], cwd: string, env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, BIN, ...args], {cwd, env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env}})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('close', (code) => resolve({code, stdout, stderr}))
-  })
-}
+/** What a finished engage dev printed. */
+type Run = Pick<CliResult, 'code' | 'stdout' | 'stderr'>
 
 interface DevRun {
   child: ChildProcessWithoutNullStreams
@@ -39,7 +20,7 @@ interface DevRun {
 }
 
 function startDev(cwd: string, env: Record<string, string>): DevRun {
-  const child = spawn(process.execPath, [...NODE_ARGS, BIN, 'dev', '--json', '--serve-port', '0', '--twilio-port', '0', '--sqs-port', '0', '--ses-port', '0'], {
+  const child = spawn(process.execPath, [...CLI_ARGV, 'dev', '--json', '--serve-port', '0', '--twilio-port', '0', '--sqs-port', '0', '--ses-port', '0'], {
     cwd,
     env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env},
   })
@@ -96,11 +77,11 @@ describe.each(DIALECTS)('engage dev and engage doctor (%s)', (dialect) => {
     for (const name of ['ENCRYPTION_KEY', 'BACKEND_STATUS_WEBHOOK_SECRET', 'TWILIO_AUTH_TOKEN']) expect(dotenv[name]).toBeTruthy()
     expect(twilio).toMatchObject({accountSid: DEV_ACCOUNT_SID, messagingServiceSid: DEV_MESSAGING_SERVICE_SID})
     for (const url of Object.values(urls)) expect(new URL(url).hostname).toMatch(/^(127\.0\.0\.1|sqs\.us-east-1\.localhost)$/)
-    const seeded = await cli(['seed', 'twilio', '--tenant', 'demo', '--create-tenant', '--name', 'Demo', '--account-sid', DEV_ACCOUNT_SID, '--messaging-service-sid', DEV_MESSAGING_SERVICE_SID, '--from', '+15005550006', '--channels', 'sms'], dir, env)
+    const seeded = await runCli(['seed', 'twilio', '--tenant', 'demo', '--create-tenant', '--name', 'Demo', '--account-sid', DEV_ACCOUNT_SID, '--messaging-service-sid', DEV_MESSAGING_SERVICE_SID, '--from', '+15005550006', '--channels', 'sms'], {cwd: dir, env})
     expect(seeded.code, seeded.stderr).toBe(0)
 
-    const green = await cli(['doctor'], dir, env)
-    const greenJson = await cli(['doctor', '--json'], dir, env)
+    const green = await runCli(['doctor'], {cwd: dir, env})
+    const greenJson = await runCli(['doctor', '--json'], {cwd: dir, env})
 
     expect(green.code, green.stdout + green.stderr).toBe(0)
     expect(green.stdout).not.toContain('✗')
@@ -121,7 +102,7 @@ describe.each(DIALECTS)('engage dev and engage doctor (%s)', (dialect) => {
     for (const secret of [dotenv.ENCRYPTION_KEY!, dotenv.BACKEND_STATUS_WEBHOOK_SECRET!, dotenv.TWILIO_AUTH_TOKEN!]) {
       expect(stopped.stdout + stopped.stderr + green.stdout + green.stderr).not.toContain(secret)
     }
-    const red = await cli(['doctor'], dir, env)
+    const red = await runCli(['doctor'], {cwd: dir, env})
     expect(red.code).toBe(6)
     expect(red.stdout).toMatch(/✓ Database reachable/)
     expect(red.stdout).toMatch(/✗ SQS queue and DLQ reachable/)

@@ -9,7 +9,7 @@ import {decryptField, encryptField} from '../../src/crypto/envelope.js'
 import {inWriteTransaction, type Database} from '../../src/db/database.js'
 import {createTenant} from '../../src/tenants/tenant-repository.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
-import {BIN, PROJECT_ROOT, runCli, type CliResult} from '../support/run-cli.js'
+import {CLI_ARGV, PROJECT_ROOT, runCli, type CliResult} from '../support/run-cli.js'
 import {migratedDatabase, newKey, parseJson} from '../support/seed-fixtures.js'
 
 const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`
@@ -85,7 +85,7 @@ const keyIdsOf = (values: Array<{value: string}>) => {
 
 /** Spawns the CLI and SIGKILLs it as soon as stderr shows a line matching `trigger`. */
 function runAndKill(args: string[], env: Record<string, string>, trigger: RegExp): Promise<CliResult & {killed: boolean}> {
-  const node = [...(process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []), BIN, ...args]
+  const node = [...CLI_ARGV, ...args]
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, node, {cwd: PROJECT_ROOT, env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''

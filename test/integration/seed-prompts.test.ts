@@ -3,7 +3,7 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from '
 import type {Database} from '../../src/db/database.js'
 import {startTwilioSandbox, type TwilioSandbox} from '../../src/twilio-sandbox/server.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
-import {BIN, PROJECT_ROOT} from '../support/run-cli.js'
+import {CLI_ARGV, PROJECT_ROOT} from '../support/run-cli.js'
 import {migratedDatabase, newKey, snapshotSettings, twilioSeed} from '../support/seed-fixtures.js'
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
@@ -19,7 +19,7 @@ function runInTerminal(
   steps: Array<{waitFor: string; type: string}>,
   timeoutMs = 60_000,
 ): Promise<{code: number | null; transcript: string; pending: string[]}> {
-  const node = [process.execPath, ...(process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []), BIN, ...args]
+  const node = [process.execPath, ...CLI_ARGV, ...args]
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qefc', node.map(quote).join(' '), '/dev/null'], {
       cwd: PROJECT_ROOT,

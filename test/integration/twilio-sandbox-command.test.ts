@@ -6,9 +6,8 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {createTwilioClient} from '../../src/providers/twilio/twilio-client.js'
 import {connectTwilioSandbox} from '../../src/twilio-sandbox/control-client.js'
 import {newAuthToken, newSid, redactSecret} from '../../src/twilio-sandbox/ids.js'
-import {BIN, PROJECT_ROOT, runCli} from '../support/run-cli.js'
+import {CLI_ARGV, PROJECT_ROOT, runCli} from '../support/run-cli.js'
 
-const BIN_ARGS = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []
 
 interface Running {
   child: ChildProcessWithoutNullStreams
@@ -21,7 +20,7 @@ interface Running {
 
 /** Starts `engage sandbox twilio …` as its own process, the way an operator runs it. */
 function startCommand(args: string[]): Running {
-  const child = spawn(process.execPath, [...BIN_ARGS, BIN, 'sandbox', 'twilio', ...args], {
+  const child = spawn(process.execPath, [...CLI_ARGV, 'sandbox', 'twilio', ...args], {
     cwd: PROJECT_ROOT,
     env: {PATH: process.env.PATH, HOME: process.env.HOME},
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -8,7 +8,7 @@ import {LocalQueue} from '../../src/queue/local/local-queue.js'
 import {startTwilioSandbox, type TwilioSandbox} from '../../src/twilio-sandbox/index.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
 import {phoneNumbers, seedTwilioTenant, startCallbackSink, testKeyring, type CallbackSink} from '../support/pipeline-fixtures.js'
-import {BIN, PROJECT_ROOT, runCli} from '../support/run-cli.js'
+import {CLI_ARGV, PROJECT_ROOT, runCli} from '../support/run-cli.js'
 import {migratedDatabase, parseJson, twilioSeed} from '../support/seed-fixtures.js'
 
 describe.each(DIALECTS)('engage worker with SendCampaignMessage (%s)', (dialect) => {
@@ -69,7 +69,7 @@ describe.each(DIALECTS)('engage worker with SendCampaignMessage (%s)', (dialect)
   })
 
   it('SIGTERM on an idle worker: the summary on stdout, logs on stderr, exit 0', async () => {
-    const child = spawn(process.execPath, [...(process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []), BIN, 'worker', '--database-url', testDb.url], {
+    const child = spawn(process.execPath, [...CLI_ARGV, 'worker', '--database-url', testDb.url], {
       cwd: PROJECT_ROOT,
       env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env} as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,11 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
-import {BIN, PROJECT_ROOT} from './run-cli.js'
-
-// By path: the working directory is a temp folder, from which the bare name `tsx` does not resolve.
-const TSX = pathToFileURL(join(PROJECT_ROOT, 'node_modules/tsx/dist/loader.mjs')).href
+import {afterEach, beforeEach} from 'vitest'
+import type {Dialect} from '../../src/db/database.js'
+import {createTestDatabase, type TestDatabase} from './databases.js'
+import {CLI_ARGV} from './run-cli.js'
 
 export interface EngageDev {
   process: ChildProcessWithoutNullStreams
@@ -20,9 +21,8 @@ export interface EngageDev {
  * for `engage migrate up`; the caller kills it (SIGINT for a clean stop).
  */
 export async function startEngageDev(cwd: string, env: Record<string, string>): Promise<EngageDev> {
-  const node = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', TSX, BIN] : [BIN]
   const ports = ['--serve-port', '0', '--twilio-port', '0', '--sqs-port', '0', '--ses-port', '0']
-  const child = spawn(process.execPath, [...node, 'dev', ...ports], {cwd, env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env}})
+  const child = spawn(process.execPath, [...CLI_ARGV, 'dev', ...ports], {cwd, env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env}})
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))
@@ -37,4 +37,35 @@ export async function startEngageDev(cwd: string, env: Record<string, string>): 
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return {process: child, output: () => ({stdout, stderr}), exit}
+}
+
+/** What a test that runs the CLI beside `engage dev` works in; fresh for each test. */
+export interface DevWorkspace {
+  /** The working directory: engage dev writes .env there, and on SQLite the default ./engage.db lives there. */
+  dir: string
+  /** PostgreSQL: an empty database (the caller passes its URL as DATABASE_URL). SQLite: undefined. */
+  testDatabase: TestDatabase | undefined
+  /** Set by the test once started; killed after it if still running. */
+  dev: EngageDev | undefined
+}
+
+/**
+ * Registers the set-up and tear-down of a DevWorkspace around each test of
+ * the calling describe block: a temp directory and, on PostgreSQL, an empty
+ * database; afterwards engage dev is killed if the test left it running, and
+ * both are removed.
+ */
+export function useDevWorkspace(dialect: Dialect, prefix: string): DevWorkspace {
+  const workspace: DevWorkspace = {dir: '', testDatabase: undefined, dev: undefined}
+  beforeEach(async () => {
+    workspace.dir = mkdtempSync(join(tmpdir(), prefix))
+    workspace.testDatabase = dialect === 'postgres' ? await createTestDatabase('postgres') : undefined
+  })
+  afterEach(async () => {
+    if (workspace.dev && workspace.dev.process.exitCode === null) workspace.dev.process.kill('SIGKILL')
+    workspace.dev = undefined
+    await workspace.testDatabase?.dispose()
+    rmSync(workspace.dir, {recursive: true, force: true})
+  })
+  return workspace
 }

@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /**
@@ -8,7 +8,10 @@ export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', 
  * TypeScript through bin/dev.js instead, for fast local loops without a build.
  */
 export const BIN = join(PROJECT_ROOT, 'bin', process.env.ENGAGE_TEST_BIN === 'dev' ? 'dev.js' : 'run.js')
-const BIN_ARGS = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', 'tsx'] : []
+// tsx by path: a test may run the CLI from a temp folder, where the bare name `tsx` does not resolve.
+const TSX = pathToFileURL(join(PROJECT_ROOT, 'node_modules/tsx/dist/loader.mjs')).href
+/** Node's arguments that start the CLI (then its own arguments): BIN, with tsx loaded first in dev mode. */
+export const CLI_ARGV: readonly string[] = process.env.ENGAGE_TEST_BIN === 'dev' ? ['--import', TSX, BIN] : [BIN]
 
 export interface CliResult {
   code: number | null
@@ -27,7 +30,7 @@ export function runCli(
   options: {cwd?: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number} = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...BIN_ARGS, BIN, ...args], {
+    const child = spawn(process.execPath, [...CLI_ARGV, ...args], {
       cwd: options.cwd ?? PROJECT_ROOT,
       env: {PATH: process.env.PATH, HOME: process.env.HOME, ...options.env} as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
