@@ -1,7 +1,7 @@
 import {request as httpRequest} from 'node:http'
 import type {MessageStatusData} from '../../src/backend-status/status-payload.js'
 
-/** One `message.status` frame of GET /events. */
+/** One frame of GET /events that carried data (`event` is `message` when the frame names none, as in EventSource). */
 export interface SseFrame {
   id: number
   event: string
@@ -12,8 +12,10 @@ export interface SseClient {
   readonly frames: SseFrame[]
   /** True once the server ended or cut the stream (a slow client is disconnected). */
   readonly ended: boolean
-  /** Statuses seen per message id, in arrival order. */
+  /** Statuses seen per message id in `message.status` frames, in arrival order. */
   statusesOf(messageId: string): string[]
+  /** Resolves once `count` frames have arrived; throws after 20 s. */
+  waitFor(count: number): Promise<void>
   close(): void
 }
 
@@ -47,9 +49,10 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
             const colon = line.indexOf(': ')
             if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 2)
           }
-          if (fields.data === undefined || fields.event !== 'message.status') continue
-          const frame: SseFrame = {id: Number(fields.id), event: fields.event, data: JSON.parse(fields.data) as MessageStatusData}
+          if (fields.data === undefined) continue
+          const frame: SseFrame = {id: Number(fields.id), event: fields.event ?? 'message', data: JSON.parse(fields.data) as MessageStatusData}
           frames.push(frame)
+          if (frame.event !== 'message.status') continue
           const list = byMessage.get(frame.data.messageId) ?? []
           list.push(frame.data.status)
           byMessage.set(frame.data.messageId, list)
@@ -64,6 +67,13 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         return ended
       },
       statusesOf: (messageId) => byMessage.get(messageId) ?? [],
+      async waitFor(count) {
+        const deadline = Date.now() + 20_000
+        while (frames.length < count) {
+          if (Date.now() > deadline) throw new Error(`expected ${count} SSE frames, got ${frames.length}`)
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      },
       close: () => request.destroy(),
     }
     request.on('error', (error) => {

@@ -19,7 +19,7 @@ import {
   enqueueSendJobs,
   LOCAL_SOURCE,
   phoneNumbers,
-  seedTwilioTenant,
+  seedSandboxTenant,
   startCallbackSink,
   testKeyring,
   type CallbackSink,
@@ -44,14 +44,7 @@ describe.each(DIALECTS)('USE_AWS_QUEUE flipped twice in the middle of a 2,000-me
     sqsClient = new SQSClient(fauxqs.clientConfig)
     const {keyring} = testKeyring()
     tenantKeyring = keyring
-    tenantId = await seedTwilioTenant(database, keyring, {
-      slug: 'acme',
-      accountSid: twilio.accountSid,
-      authToken: twilio.authToken,
-      messagingServiceSid: twilio.serviceSid,
-      twilioBaseUrl: sandbox.url,
-      webhookUrl: sink.url,
-    })
+    tenantId = await seedSandboxTenant(database, keyring, twilio, {twilioBaseUrl: sandbox.url, webhookUrl: sink.url})
   })
   let tenantId: string
   let tenantKeyring: ReturnType<typeof testKeyring>['keyring']

@@ -16,7 +16,7 @@ import {
   drainQueue,
   enqueueSendJobs,
   phoneNumbers,
-  seedTwilioTenant,
+  seedSandboxTenant,
   startCallbackSink,
   testKeyring,
   type CallbackSink,
@@ -52,14 +52,7 @@ describe.each(DIALECTS)('engage dlq list / redrive (%s)', (dialect) => {
     database = await testDb.open()
     sqsClient = new SQSClient(fauxqs.clientConfig)
     ;({keyring, hex: keyHex} = testKeyring())
-    tenantId = await seedTwilioTenant(database, keyring, {
-      slug: 'acme',
-      accountSid: twilio.accountSid,
-      authToken: twilio.authToken,
-      messagingServiceSid: twilio.serviceSid,
-      twilioBaseUrl: sandbox.url,
-      webhookUrl: sink.url,
-    })
+    tenantId = await seedSandboxTenant(database, keyring, twilio, {twilioBaseUrl: sandbox.url, webhookUrl: sink.url})
   })
   afterAll(async () => {
     sqsClient?.destroy()

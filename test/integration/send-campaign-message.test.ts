@@ -21,6 +21,7 @@ import {
   phoneNumbers,
   receiveRecords,
   seedSesTenant,
+  seedSandboxTenant,
   seedTwilioTenant,
   startCallbackSink,
   testKeyring,
@@ -78,14 +79,7 @@ describe.each(DIALECTS)('SendCampaignMessage over %s', (dialect) => {
     ;[testDatabase, sandbox, ses, sink] = await Promise.all([migratedDatabase(dialect), startTwilioSandbox({seed: twilio.seed}), startSesLocal(), startCallbackSink()])
     database = await testDatabase.open()
     ;({keyring, hex: keyHex} = testKeyring())
-    tenantId = await seedTwilioTenant(database, keyring, {
-      slug: 'acme',
-      accountSid: twilio.accountSid,
-      authToken: twilio.authToken,
-      messagingServiceSid: twilio.serviceSid,
-      twilioBaseUrl: sandbox.url,
-      webhookUrl: sink.url,
-    })
+    tenantId = await seedSandboxTenant(database, keyring, twilio, {twilioBaseUrl: sandbox.url, webhookUrl: sink.url})
     await seedSesTenant(database, keyring, {slug: 'acme', from: 'news@acme.example'})
   })
 

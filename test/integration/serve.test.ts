@@ -1,10 +1,10 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
-import {request as httpRequest} from 'node:http'
 import {connect} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {MessageStatusData} from '../../src/backend-status/status-payload.js'
 import type {Database} from '../../src/db/database.js'
 import {generateWebhookSecret, signWebhook} from '../../src/webhooks/standard-webhooks.js'
+import {openSse, type SseClient} from '../../bench/support/sse-client.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
 import {BIN, PROJECT_ROOT} from '../support/run-cli.js'
 import {closedPort, migratedDatabase, newKey, twilioSeed} from '../support/seed-fixtures.js'
@@ -55,62 +55,6 @@ function startServe(args: string[], env: Record<string, string>): RunningServe {
   // A run that is meant to fail never reads `info`; its rejection is not an error of the test.
   started.catch(() => {})
   return {child, info: started, exit}
-}
-
-interface SseFrame {
-  id: number
-  event: string
-  data: MessageStatusData & Record<string, unknown>
-}
-
-interface SseClient {
-  frames: SseFrame[]
-  waitFor(count: number): Promise<void>
-  close(): void
-}
-
-/** Opens GET /events and resolves once the server registered the subscription (its first comment arrived). */
-function openSse(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
-  return new Promise((resolve, reject) => {
-    const frames: SseFrame[] = []
-    let buffer = ''
-    const req = httpRequest(url, {headers}, (response) => {
-      if (response.statusCode !== 200) return reject(new Error(`GET ${url} answered ${response.statusCode}`))
-      response.setEncoding('utf8')
-      let connected = false
-      response.on('data', (chunk: string) => {
-        buffer += chunk
-        let at: number
-        while ((at = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, at)
-          buffer = buffer.slice(at + 2)
-          const frame: Record<string, string> = {}
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) connected = true
-            const colon = line.indexOf(': ')
-            if (colon > 0) frame[line.slice(0, colon)] = line.slice(colon + 2)
-          }
-          if (frame.data !== undefined) frames.push({id: Number(frame.id), event: frame.event ?? 'message', data: JSON.parse(frame.data)})
-        }
-        if (connected) resolve(client)
-      })
-    })
-    const client: SseClient = {
-      frames,
-      async waitFor(count) {
-        const deadline = Date.now() + 20_000
-        while (frames.length < count) {
-          if (Date.now() > deadline) throw new Error(`expected ${count} SSE frames, got ${frames.length}`)
-          await new Promise((r) => setTimeout(r, 20))
-        }
-      },
-      close: () => req.destroy(),
-    }
-    req.on('error', (error) => {
-      if (!req.destroyed) reject(error)
-    })
-    req.end()
-  })
 }
 
 let eventSequence = 1_000

@@ -7,7 +7,7 @@ import type {Database} from '../../src/db/database.js'
 import {LocalQueue} from '../../src/queue/local/local-queue.js'
 import {startTwilioSandbox, type TwilioSandbox} from '../../src/twilio-sandbox/index.js'
 import {DIALECTS, type TestDatabase} from '../support/databases.js'
-import {phoneNumbers, seedTwilioTenant, startCallbackSink, testKeyring, type CallbackSink} from '../support/pipeline-fixtures.js'
+import {phoneNumbers, seedSandboxTenant, startCallbackSink, testKeyring, type CallbackSink} from '../support/pipeline-fixtures.js'
 import {CLI_ARGV, PROJECT_ROOT, runCli} from '../support/run-cli.js'
 import {migratedDatabase, parseJson, twilioSeed} from '../support/seed-fixtures.js'
 
@@ -25,14 +25,7 @@ describe.each(DIALECTS)('engage worker with SendCampaignMessage (%s)', (dialect)
     database = await testDb.open()
     const {keyring, hex} = testKeyring()
     keyHex = hex
-    await seedTwilioTenant(database, keyring, {
-      slug: 'acme',
-      accountSid: twilio.accountSid,
-      authToken: twilio.authToken,
-      messagingServiceSid: twilio.serviceSid,
-      twilioBaseUrl: sandbox.url,
-      webhookUrl: sink.url,
-    })
+    await seedSandboxTenant(database, keyring, twilio, {twilioBaseUrl: sandbox.url, webhookUrl: sink.url})
     env = {ENCRYPTION_KEY: keyHex, TWILIO_API_BASE_URL: sandbox.url}
   })
   afterAll(async () => {

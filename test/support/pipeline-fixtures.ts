@@ -62,6 +62,16 @@ export async function seedTwilioTenant(database: Database, keyring: Keyring, inp
   return result.tenant.id
 }
 
+/** The usual test tenant, `acme`: twilioSeed()'s active account and messaging service, on a sandbox, calling back `webhookUrl`. */
+export function seedSandboxTenant(
+  database: Database,
+  keyring: Keyring,
+  twilio: {accountSid: string; authToken: string; serviceSid: string},
+  urls: {twilioBaseUrl: string; webhookUrl: string},
+): Promise<string> {
+  return seedTwilioTenant(database, keyring, {slug: 'acme', accountSid: twilio.accountSid, authToken: twilio.authToken, messagingServiceSid: twilio.serviceSid, ...urls})
+}
+
 /** Seeds a tenant's SES email channel with stored (throwaway) keys, as the SES emulator accepts any. */
 export async function seedSesTenant(database: Database, keyring: Keyring, input: {slug: string; from?: string; region?: string}): Promise<string> {
   const result = await seedSes(
