@@ -1,5 +1,5 @@
-import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
+import {deadLetterFilterFlags} from '../../src/dlq/flags.js'
 import {listDeadLetters, type DeadLetterListing} from '../../src/dlq/list.js'
 
 export default class DlqList extends BaseCommand<typeof DlqList> {
@@ -7,10 +7,7 @@ export default class DlqList extends BaseCommand<typeof DlqList> {
   static override description =
     'One line per dead letter: queue, message id, tenant, campaign, receive count, reason and age. Without --queue: the local table, plus the SQS DLQ when SQS_DLQ_URL is set. Reading SQS receives the messages and releases them right after (their receive count goes up by one).'
 
-  static override flags = {
-    tenant: Flags.string({summary: 'Tenant slug or id: only its dead letters.'}),
-    queue: Flags.option({options: ['local', 'sqs'] as const, summary: 'Only this dead-letter queue.'})(),
-  }
+  static override flags = deadLetterFilterFlags
 
   async run(): Promise<{deadLetters: DeadLetterListing[]}> {
     const settings = {get: (name: string) => this.settings.get(name)}

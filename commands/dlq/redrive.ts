@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
+import {deadLetterFilterFlags} from '../../src/dlq/flags.js'
 import {redriveDeadLetters, type DlqRedriveReport} from '../../src/dlq/redrive.js'
 
 export default class DlqRedrive extends BaseCommand<typeof DlqRedrive> {
@@ -8,8 +9,7 @@ export default class DlqRedrive extends BaseCommand<typeof DlqRedrive> {
     'For each dead letter the database decides: a job whose message already has a provider id, or a sent/delivered/read/failed/undelivered status, is removed and counted "already sent", never re-enqueued; the others are queued on the main queue first and removed from the dead-letter queue second (a crash in between leaves a harmless duplicate). Jobs that are not send jobs or whose message row is gone stay in the dead-letter queue. Without --queue: the local table, plus the SQS DLQ when SQS_DLQ_URL is set.'
 
   static override flags = {
-    tenant: Flags.string({summary: 'Tenant slug or id: only its dead letters.'}),
-    queue: Flags.option({options: ['local', 'sqs'] as const, summary: 'Only this dead-letter queue.'})(),
+    ...deadLetterFilterFlags,
     'dry-run': Flags.boolean({summary: 'Print what would happen; change nothing.', default: false}),
     rate: Flags.integer({summary: 'Re-enqueue at most this many messages per second.', default: 100, min: 1}),
   }
