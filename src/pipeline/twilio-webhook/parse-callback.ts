@@ -115,11 +115,6 @@ function decodeFormText(text: string): string {
   return ENCODED.test(text) ? decodeURIComponent(text.replace(PLUS, ' ')) : text
 }
 
-/** parseCallback for an API Gateway event. */
-export function parseCallbackEvent(event: ApiGatewayProxyEventV2): CallbackParse {
-  return parseCallback(callbackRequestOf(event))
-}
-
 function header(event: ApiGatewayProxyEventV2, name: string): string | undefined {
   const direct = event.headers[name]
   if (direct !== undefined) return direct
