@@ -16,7 +16,7 @@ import {consolidationReport, type BatchCounts} from './select-live-rows.js'
 import {captureLegacyState, makeSequenceTransactional, readSequence, saveState, stateKeys} from './state.js'
 import {TABLES, type ConsolidationReport} from './types.js'
 import {assertVerified, readBackPage, type VerifyProblem} from './verify.js'
-import type {EncryptedPage} from './worker-tasks.js'
+import type {ConvertedPage} from './worker-tasks.js'
 import {writePage} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -45,14 +45,13 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   const total = await countLegacyRows(db)
   // With no credentials to convert, no key is needed (a fresh database migrates without one).
   const key = total > 0 ? parseEncryptionKey(ctx.settings.get('ENCRYPTION_KEY')) : undefined
-  // Started first: the workers boot while the first page loads.
+  // Started first: the workers boot while the plan is computed.
   const pool = key ? new CryptoPool(key, CryptoPool.sizeFor(Math.ceil(total / CONVERT_BATCH_ROWS))) : undefined
   try {
-    const {pages, failures} = await decryptPages(db, dialect, pool, logger)
-    if (key) assertDecryptable(failures, total, key, ctx.options.archiveUndecryptable === true)
     const settingsRows = await countSettingsRows(db)
+    const planned = pool?.broadcast({task: 'plan', page: 0, liveIds: await loadLiveIds(db, dialect)})
 
-    // First write: from here on, failures roll back with the transaction.
+    // First write. A refusal found later (rows that do not decrypt) rolls it back with the transaction.
     const state = await captureLegacyState(db, dialect)
     await makeSequenceTransactional(db, dialect, TABLES.settings)
     await addSettingsColumns(db)
@@ -60,11 +59,16 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await createStateTable(db)
 
     const counts = await withMigrationPageCache(db, dialect, async () => {
-      const {verifying, counts} = await writePages(db, dialect, pool, pages, logger, total)
-      const problems = (await Promise.all(verifying)).flat()
+      if (!pool) return []
+      await planned
+      const archiveUndecryptable = ctx.options.archiveUndecryptable === true
+      const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable)
+      // Every row was decrypted before this refuses: the refusal names them all.
+      assertDecryptable(converted.failures, total, key!, archiveUndecryptable)
+      const problems = (await Promise.all(converted.verifying)).flat()
       logger.debug(`consolidation: verified ${total}/${total}`)
       await assertVerified(db, problems, total)
-      return counts
+      return converted.counts
     })
     await dropTable(db, TABLES.legacy)
     state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
@@ -75,63 +79,64 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   }
 }
 
-/**
- * The decrypt pass, before anything is written: each page loaded by this
- * thread and sent to its worker, which decrypts it while the next loads, and
- * then, while the workers finish, the plan of live rows (encryption needs it;
- * decryption does not).
- */
-async function decryptPages(
-  db: Kysely<any>,
-  dialect: Dialect,
-  pool: CryptoPool | undefined,
-  logger: Logger,
-): Promise<{pages: LegacyPage[]; failures: DecryptFailure[]}> {
-  if (!pool) return {pages: [], failures: []}
-  const pages: LegacyPage[] = []
-  const decrypting: Promise<DecryptFailure[]>[] = []
-  for (let after: number | undefined; ; ) {
-    const next = await loadLegacyPage(db, dialect, after, CONVERT_BATCH_ROWS)
-    if (!next) break
-    decrypting.push(pool.run<DecryptFailure[]>({task: 'decrypt', page: pages.length, rows: next.rows}))
-    pages.push(next.page)
-    after = next.page.last
-  }
-  const planned = pool.broadcast({task: 'plan', page: 0, liveIds: await loadLiveIds(db, dialect)})
-  const failures = (await Promise.all(decrypting)).flat()
-  await planned
-  logger.debug(`consolidation: decrypted ${pages.reduce((sum, page) => sum + page.rows, 0)} legacy rows`)
-  return {pages, failures}
-}
+/** Pages loaded ahead of the one being written, so the workers always have one to convert. */
+const PAGES_AHEAD = 2
 
 /**
- * Each page re-encrypted by its worker (all asked at once, so the workers run
- * ahead), written by this thread as its turn comes, read back, and handed to
- * its worker to check while this thread writes the next pages. Returns the
- * checks still running.
+ * The conversion as a pipeline over pages of legacy rows: this thread loads
+ * a page and hands it to its worker, which decrypts and re-encrypts it
+ * (`convert`) while this thread writes the pages before it, reads each back
+ * and hands that to the worker to check (`verify`). The cryptography and the
+ * database work run side by side throughout.
+ *
+ * A row that does not decrypt and may not be archived stops the writes (the
+ * transaction will roll back) but not the conversion: every page is still
+ * decrypted, so the refusal names every such row and can tell a wrong key
+ * (no row decrypts) from damaged rows.
  */
-async function writePages(
+async function convertPages(
   db: Kysely<any>,
   dialect: Dialect,
-  pool: CryptoPool | undefined,
-  pages: readonly LegacyPage[],
+  pool: CryptoPool,
   logger: Logger,
   total: number,
-): Promise<{verifying: Promise<VerifyProblem[]>[]; counts: BatchCounts[]}> {
-  if (!pool) return {verifying: [], counts: []}
+  archiveUndecryptable: boolean,
+): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]}> {
   const archivedAt = new Date().toISOString()
-  const encrypting = pages.map((_, page) => pool.run<EncryptedPage>({task: 'encrypt', page}))
-  const verifying: Promise<VerifyProblem[]>[] = []
+  const pages: {rows: LegacyPage; converted: Promise<ConvertedPage>}[] = []
+  let after: number | undefined
+  let loadedAll = false
+  const loadNext = async () => {
+    const next = loadedAll ? undefined : await loadLegacyPage(db, dialect, after, CONVERT_BATCH_ROWS)
+    if (!next) {
+      loadedAll = true
+      return
+    }
+    pages.push({rows: next.page, converted: pool.run<ConvertedPage>({task: 'convert', page: pages.length, rows: next.rows})})
+    after = next.page.last
+  }
+
+  const failures: DecryptFailure[] = []
   const counts: BatchCounts[] = []
+  const verifying: Promise<VerifyProblem[]>[] = []
+  let writing = true
   let done = 0
-  for (const [page, rows] of pages.entries()) {
-    const encrypted = await encrypting[page]!
-    await writePage(db, dialect, encrypted.writes, archivedAt)
-    counts.push(encrypted.counts)
-    const stored = await readBackPage(db, dialect, rows.first, rows.last)
-    verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
-    done += rows.rows
+  for (let page = 0; ; page++) {
+    while (!loadedAll && pages.length <= page + PAGES_AHEAD) await loadNext()
+    const current = pages[page]
+    if (!current) break
+    const converted = await current.converted
+    failures.push(...converted.failures)
+    // A row that does not decrypt is written only when it may be archived (as 'undecryptable').
+    if (converted.failures.length > 0 && !archiveUndecryptable) writing = false
+    if (writing) {
+      await writePage(db, dialect, converted.writes, archivedAt)
+      counts.push(converted.counts)
+      const stored = await readBackPage(db, dialect, current.rows.first, current.rows.last)
+      verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
+    }
+    done += current.rows.rows
     logger.debug(`consolidation: converted ${done}/${total}`)
   }
-  return {verifying, counts}
+  return {failures, counts, verifying}
 }

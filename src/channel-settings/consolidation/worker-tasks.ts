@@ -13,6 +13,11 @@ export interface EncryptedPage {
   counts: BatchCounts
 }
 
+/** What a page's conversion hands back: the rows that do not decrypt, and its encryption. */
+export interface ConvertedPage extends EncryptedPage {
+  failures: DecryptFailure[]
+}
+
 /**
  * The cryptography of the consolidation, page by page, as a crypto worker
  * runs it (crypto-pool.ts); plain functions, so it runs the same in any
@@ -51,6 +56,12 @@ export class PageCrypto {
     return {writes: serializeWrites(batch), counts}
   }
 
+  /** A page decrypted and re-encrypted in one step (after the plan). */
+  convert(page: number, rows: PageRows<PageRow>): ConvertedPage {
+    const failures = this.decrypt(page, rows)
+    return {failures, ...this.encrypt(page)}
+  }
+
   /** Checks what the database stored for the page (readBackPage) against what was computed; forgets the page. */
   verify(page: number, stored: PageRows<StoredRow>): VerifyProblem[] {
     return checkStoredPage(this.key, this.take(this.converted, page), stored)
@@ -66,19 +77,16 @@ export class PageCrypto {
 
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
-  | {task: 'decrypt'; page: number; rows: PageRows<PageRow>}
   | {task: 'plan'; page: number; liveIds: string}
-  | {task: 'encrypt'; page: number}
+  | {task: 'convert'; page: number; rows: PageRows<PageRow>}
   | {task: 'verify'; page: number; stored: PageRows<StoredRow>}
 
-export function runPageTask(crypto: PageCrypto, message: PageTask): DecryptFailure[] | EncryptedPage | VerifyProblem[] | void {
+export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | void {
   switch (message.task) {
-    case 'decrypt':
-      return crypto.decrypt(message.page, message.rows)
     case 'plan':
       return crypto.plan(message.liveIds)
-    case 'encrypt':
-      return crypto.encrypt(message.page)
+    case 'convert':
+      return crypto.convert(message.page, message.rows)
     case 'verify':
       return crypto.verify(message.page, message.stored)
   }

@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {afterEach, describe, expect, it} from 'vitest'
 import {CryptoPool} from '../../../src/channel-settings/consolidation/crypto-pool.js'
-import {PageCrypto, type EncryptedPage} from '../../../src/channel-settings/consolidation/worker-tasks.js'
+import {PageCrypto, type ConvertedPage, type EncryptedPage} from '../../../src/channel-settings/consolidation/worker-tasks.js'
 import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js'
 import {decryptField} from '../../../src/crypto/envelope.js'
 import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
@@ -112,14 +112,13 @@ describe('consolidation crypto pool (worker threads)', () => {
     pool = undefined
   })
 
-  it('runs a page through decrypt, encrypt and verify in its worker', async () => {
+  it('runs a page through convert (decrypt and encrypt) and verify in its worker', async () => {
     pool = new CryptoPool(key, 2)
-    const failures = await pool.run<DecryptFailure[]>({task: 'decrypt', page: 1, rows: pageJson()})
     await pool.broadcast({task: 'plan', page: 0, liveIds: '[2, 3]'})
-    const encrypted = await pool.run<EncryptedPage>({task: 'encrypt', page: 1})
+    const encrypted = await pool.run<ConvertedPage>({task: 'convert', page: 1, rows: pageJson()})
     const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
 
-    expect(failures.map((failure) => failure.id)).toEqual([3])
+    expect(encrypted.failures.map((failure) => failure.id)).toEqual([3])
     expect(encrypted.counts.byReason).toEqual({merged: 1, superseded: 1, orphaned: 0, undecryptable: 1})
     expect(problems).toEqual([])
   })
@@ -127,12 +126,13 @@ describe('consolidation crypto pool (worker threads)', () => {
   it('reports a worker\'s failure with its code and without quoting the input', async () => {
     pool = new CryptoPool(key, 1)
     const secret = 'whsec_do_not_print_me'
+    await pool.broadcast({task: 'plan', page: 0, liveIds: '[]'})
 
-    const failure = await pool.run({task: 'decrypt', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
+    const failure = await pool.run({task: 'convert', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
 
     expect(failure).toMatchObject({code: 'CONSOLIDATION_WORKER_FAILED'})
     expect(String((failure as Error).message)).not.toContain(secret)
     // The worker lives on: a later page still runs.
-    await expect(pool.run({task: 'decrypt', page: 0, rows: pageRows()})).resolves.toHaveLength(1)
+    await expect(pool.run<ConvertedPage>({task: 'convert', page: 0, rows: pageRows()})).resolves.toMatchObject({failures: [{id: 3}]})
   })
 })
