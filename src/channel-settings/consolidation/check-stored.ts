@@ -17,7 +17,7 @@ export type WrittenPage = Pick<ConvertedBatch, 'decisions' | 'credentials' | 'se
  * converted a page (no database access here: verify.ts reads, this checks).
  */
 
-/** What the read-back returns for one archive row and the settings row it points at (verify.ts STORED_COLUMNS). */
+/** What the read-back returns for one archive row and the settings row it points at (verify.ts storedColumns). */
 export interface StoredRow {
   id: number
   reason: string
@@ -31,6 +31,20 @@ export interface StoredRow {
   /** What the SQL half of the verification found wrong with the row against its legacy row, or null (verify.ts). */
   legacy_problem: string | null
 }
+
+/** StoredRow's fields in the order a read-back page's tuples carry them (verify.ts selects them in this order). */
+export const STORED_ROW_FIELDS = [
+  'id',
+  'reason',
+  'settings_id',
+  'settings_created',
+  'credentials_encrypted',
+  'webhook_secret_encrypted',
+  's_id',
+  's_credentials',
+  's_webhook',
+  'legacy_problem',
+] as const satisfies readonly (keyof StoredRow)[]
 
 export interface VerifyProblem {
   id: number
@@ -60,7 +74,7 @@ export function checkStoredPage(key: EncryptionKey, batch: WrittenPage, stored: 
   const first = decisions[0]?.decrypted.row.id
   const last = decisions.at(-1)?.decrypted.row.id
   if (first === undefined || last === undefined) return []
-  const rows = rowsOf(stored)
+  const rows = rowsOf(stored, STORED_ROW_FIELDS)
   const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
   // Both lists are in id order; a batch is a contiguous run of legacy ids, so equal lengths pair up by index.

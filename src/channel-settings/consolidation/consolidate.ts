@@ -8,7 +8,7 @@ import type {Kysely} from 'kysely'
 import {CONVERT_BATCH_ROWS} from './batches.js'
 import {CryptoPool} from './crypto-pool.js'
 import {assertDecryptable, type DecryptFailure} from './decrypt-legacy.js'
-import {countLegacyRows, countSettingsRows, loadLegacyPage, loadLiveIds, type LegacyPage} from './load.js'
+import {countLegacyRows, countSettingsRows, loadLegacyPage, loadPlan, type LegacyPage} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {withMigrationPageCache} from './page-cache.js'
@@ -49,7 +49,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   const pool = key ? new CryptoPool(key, CryptoPool.sizeFor(Math.ceil(total / CONVERT_BATCH_ROWS))) : undefined
   try {
     const settingsRows = await countSettingsRows(db)
-    const planned = pool?.broadcast({task: 'plan', page: 0, liveIds: await loadLiveIds(db, dialect)})
+    const planned = pool?.broadcast({task: 'plan', page: 0, plan: await loadPlan(db, dialect)})
 
     // First write. A refusal found later (rows that do not decrypt) rolls it back with the transaction.
     const state = await captureLegacyState(db, dialect)

@@ -2,7 +2,7 @@ import {decryptLegacy} from '../../crypto/legacy-cbc.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {EncryptionError, MigrationError} from '../../errors/engage-error.js'
 import {rebuildsFromIv} from './legacy-bytes.js'
-import {rowsOf, type DecryptedRow, type LoadedLegacyRow, type PageRow, type PageRows} from './types.js'
+import {PAGE_ROW_FIELDS, rowsOf, type DecryptedRow, type LoadedLegacyRow, type PageRow, type PageRows} from './types.js'
 
 const REQUIRED_FIELDS: Record<string, readonly string[]> = {
   twilio: ['accountSid', 'authToken'],
@@ -72,7 +72,7 @@ export function decryptLegacyRow(key: EncryptionKey, row: LoadedLegacyRow, store
  * value once decrypted; runs in a crypto worker.
  */
 export function decryptPage(key: EncryptionKey, page: PageRows<PageRow>): DecryptedRow[] {
-  const rows = rowsOf(page)
+  const rows = rowsOf(page, PAGE_ROW_FIELDS)
   const out: DecryptedRow[] = new Array(rows.length)
   for (let index = 0; index < rows.length; index++) {
     const {credentials_encrypted: stored, ...row} = rows[index]!

@@ -1,7 +1,7 @@
 import {sql, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
 import {selectPage, type PageColumn} from './page-rows.js'
-import {TABLES, type PageRow, type PageRows} from './types.js'
+import {PAGE_ROW_FIELDS, TABLES, type PageRow, type PageRows} from './types.js'
 import {execute} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -19,24 +19,32 @@ export async function countSettingsRows(db: Kysely<any>): Promise<number> {
 }
 
 /**
- * The live row of each (tenant, channel) pair, computed by the database in
- * one pass: newest `updated_at`, then highest id. Timestamps compare as bytes
- * (SQLite's BINARY collation; PostgreSQL's "C"), as the backend's
- * `ORDER BY updated_at DESC, id DESC` on SQLite does. Liveness does not depend
- * on whether a row decrypts: an undecryptable live row leaves its pair without
- * credentials rather than promoting an older, superseded set. The live ids as
- * one JSON array (in no particular order), passed to the workers as is.
+ * The plan, computed by the database in one pass before the first write: for
+ * every legacy row, `[id, live, tenant exists, settings id]` (plan.ts
+ * PlannedRow), as one JSON array in no particular order that the workers
+ * parse. The live row of each (tenant, channel) pair is its newest
+ * `updated_at`, then highest id. Timestamps compare as bytes (SQLite's BINARY
+ * collation; PostgreSQL's "C"), as the backend's `ORDER BY updated_at DESC,
+ * id DESC` on SQLite does. Liveness does not depend on whether a row
+ * decrypts: an undecryptable live row leaves its pair without credentials
+ * rather than promoting an older, superseded set. The settings id is the
+ * pair's row from before the migration. Looked up once here rather than per
+ * page: PostgreSQL hashes both tables for each page's join.
  */
-export async function loadLiveIds(db: Kysely<any>, dialect: Dialect): Promise<string> {
+export async function loadPlan(db: Kysely<any>, dialect: Dialect): Promise<string> {
   const updatedAt = dialect === 'sqlite' ? 'updated_at' : 'updated_at COLLATE "C"'
-  const ids = dialect === 'sqlite' ? 'json_group_array(id)' : 'CAST(json_agg(id) AS text)'
-  const [row] = await execute<{ids: string | null}>(
+  const tuple = 'r.id, CASE WHEN r.rank = 1 THEN 1 ELSE 0 END, CASE WHEN t.id IS NULL THEN 0 ELSE 1 END, s.id'
+  const plan = dialect === 'sqlite' ? `json_group_array(json_array(${tuple}))` : `CAST(json_agg(json_build_array(${tuple})) AS text)`
+  const [row] = await execute<{plan: string | null}>(
     db,
-    `SELECT ${ids} AS ids FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY tenant_id, channel ORDER BY ${updatedAt} DESC, id DESC) AS rank
-      FROM "${TABLES.legacy}") AS ranked WHERE rank = 1`,
+    `SELECT ${plan} AS plan
+    FROM (SELECT id, tenant_id, channel, ROW_NUMBER() OVER (PARTITION BY tenant_id, channel ORDER BY ${updatedAt} DESC, id DESC) AS rank
+      FROM "${TABLES.legacy}") AS r
+    LEFT JOIN "tenants" AS t ON t.id = r.tenant_id
+    LEFT JOIN "${TABLES.settings}" AS s ON s.tenant_id = r.tenant_id AND s.channel = r.channel`,
     [],
   )
-  return row?.ids ?? '[]'
+  return row?.plan ?? '[]'
 }
 
 /** A run of consecutive legacy rows (in id order) decrypted, converted, written and verified together. */
@@ -46,23 +54,12 @@ export interface LegacyPage {
   rows: number
 }
 
-const PAGE_COLUMNS: readonly PageColumn[] = [
-  ['id', 'l.id'],
-  ['tenant_id', 'l.tenant_id'],
-  ['channel', 'l.channel'],
-  ['provider', 'l.provider'],
-  ['credentials_encrypted', 'l.credentials_encrypted'],
-  ['webhook_secret', 'l.webhook_secret'],
-  ['tenant_exists', 'CASE WHEN EXISTS (SELECT 1 FROM "tenants" AS t WHERE t.id = l.tenant_id) THEN 1 ELSE 0 END'],
-  ['settings_id', `(SELECT MAX(s.id) FROM "${TABLES.settings}" AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel)`],
-]
+const PAGE_COLUMNS: readonly PageColumn[] = PAGE_ROW_FIELDS.map((field) => [field, `l.${field}`] as const)
 
 /**
  * The next page of at most `size` legacy rows after id `after` (the first
- * page when undefined; PageRow
- * objects, selectPage's shape), undefined after the last page. The tenant
- * and settings lookups run on the tables' keys (tenants' primary key,
- * settings' unique (tenant_id, channel)).
+ * page when undefined; PageRows, selectPage's shape), undefined after the
+ * last page.
  */
 export async function loadLegacyPage(
   db: Kysely<any>,

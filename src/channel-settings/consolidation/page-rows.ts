@@ -9,12 +9,13 @@ import {execute} from './write.js'
 export type PageColumn = readonly [name: string, expression: string]
 
 /**
- * Selects a page of rows (`columns` of `from`, in the order of the `id`
- * expression) in the cheapest shape to hand to a worker. SQLite builds one JSON array of
- * objects in C: one string for the main thread to pass on, no object per row
- * here. PostgreSQL sends plain rows: building JSON costs its server more
- * than the driver's parse costs this thread. `first`/`last`: the page's
- * smallest and largest `id`, which each row also carries as `id`.
+ * Selects a page of rows (`columns` of `from`) in the cheapest shape to hand
+ * to a worker (types.ts PageRows). SQLite builds one JSON array of tuples in
+ * C, in no particular order (rowsOf orders them): one string for the main
+ * thread to pass on, no object per row here. PostgreSQL sends plain rows in
+ * `id` order: building JSON costs its server more than the driver's parse
+ * costs this thread. `first`/`last`: the page's smallest and largest `id`,
+ * which each row also carries as `id`.
  */
 export async function selectPage<T extends {id: number}>(
   db: Kysely<any>,
@@ -28,10 +29,10 @@ export async function selectPage<T extends {id: number}>(
     const rows = await execute<T>(db, `SELECT ${columns.map(([name, expression]) => `${expression} AS "${name}"`).join(', ')} ${from} ORDER BY ${id}`, parameters)
     return {rows, count: rows.length, first: rows[0]?.id ?? 0, last: rows.at(-1)?.id ?? 0}
   }
-  const object = `json_object(${columns.map(([name, expression]) => `'${name}', ${expression}`).join(', ')})`
+  const tuple = `json_array(${columns.map(([, expression]) => expression).join(', ')})`
   const [result] = await execute<{rows: string | null; count: number; first: number | null; last: number | null}>(
     db,
-    `SELECT json_group_array(${object} ORDER BY ${id}) AS rows, COUNT(*) AS count, MIN(${id}) AS first, MAX(${id}) AS last ${from}`,
+    `SELECT json_group_array(${tuple}) AS rows, COUNT(*) AS count, MIN(${id}) AS first, MAX(${id}) AS last ${from}`,
     parameters,
   )
   return {rows: result?.rows ?? '[]', count: Number(result?.count ?? 0), first: Number(result?.first ?? 0), last: Number(result?.last ?? 0)}

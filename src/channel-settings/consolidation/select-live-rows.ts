@@ -1,4 +1,17 @@
+import {MigrationError} from '../../errors/engage-error.js'
 import {ARCHIVE_REASONS, type ArchiveReason, type ConsolidationReport, type DecryptedRow, type RowDecision} from './types.js'
+
+/** What the plan (load.ts loadPlan) says of one legacy row: [id, live 0/1, tenant exists 0/1, the pair's settings row id or null]. */
+export type PlannedRow = readonly [id: number, live: number, tenantExists: number, settingsId: number | null]
+
+/** The plan by legacy id. */
+export type Plan = ReadonlyMap<number, PlannedRow>
+
+export function parsePlan(json: string): Plan {
+  const plan = new Map<number, PlannedRow>()
+  for (const row of JSON.parse(json) as PlannedRow[]) plan.set(Number(row[0]), row)
+  return plan
+}
 
 /** What one batch's decisions add up to; summed into the report. */
 export interface BatchCounts {
@@ -13,9 +26,9 @@ export interface BatchCounts {
  * decrypt (only with archiveUndecryptable) is 'undecryptable' whatever its
  * place; a row whose tenant no longer exists is 'orphaned'; the pair's live
  * row is 'merged' into the settings row (existing, or created disabled); any
- * other is 'superseded'. `liveIds`: every pair's live row (loadLiveIds).
+ * other is 'superseded'.
  */
-export function decideRows(decrypted: readonly DecryptedRow[], liveIds: ReadonlySet<number>): {decisions: RowDecision[]; counts: BatchCounts} {
+export function decideRows(decrypted: readonly DecryptedRow[], plan: Plan): {decisions: RowDecision[]; counts: BatchCounts} {
   const counts: BatchCounts = {
     byReason: Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>,
     intoExisting: 0,
@@ -26,14 +39,18 @@ export function decideRows(decrypted: readonly DecryptedRow[], liveIds: Readonly
   for (let index = 0; index < decrypted.length; index++) {
     const entry = decrypted[index]!
     const {row} = entry
+    const planned = plan.get(row.id)
+    // The tables are locked from before the plan to the commit, so no row can be missing from it.
+    if (!planned) throw new MigrationError(`Legacy row ${row.id} is not in the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const [, live, tenantExists, plannedSettingsId] = planned
     let decision: RowDecision
     if (!entry.ok) {
       decision = {decrypted: entry, reason: 'undecryptable'}
       counts.undecryptableRowIds.push(row.id)
-    } else if (row.tenant_exists === 0) decision = {decrypted: entry, reason: 'orphaned'}
-    else if (!liveIds.has(row.id)) decision = {decrypted: entry, reason: 'superseded'}
+    } else if (tenantExists === 0) decision = {decrypted: entry, reason: 'orphaned'}
+    else if (live === 0) decision = {decrypted: entry, reason: 'superseded'}
     else {
-      const settingsId = row.settings_id ?? undefined
+      const settingsId = plannedSettingsId ?? undefined
       decision = {decrypted: entry, reason: 'merged', settingsId}
       if (settingsId === undefined) counts.created++
       else counts.intoExisting++

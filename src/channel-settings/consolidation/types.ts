@@ -75,31 +75,55 @@ export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded'
 
 /**
  * The columns of a legacy row that a crypto worker keeps (load.ts pages them
- * out of the database as JSON): what it encrypts, plus two facts the
- * database looks up with it. The legacy value itself is decrypted and let go
- * (DecryptedRow keeps what is needed of it). The other columns never pass through JavaScript:
- * the writes copy them from the legacy table in SQL and the verification
- * compares them there.
+ * out of the database): what it encrypts and binds the ciphertexts to. The
+ * legacy value itself is decrypted and let go (DecryptedRow keeps what is
+ * needed of it). The other columns never pass through JavaScript: the
+ * writes copy them from the legacy table in SQL and the verification
+ * compares them there. What the plan says of the row is in plan.ts.
  */
-export interface LoadedLegacyRow
-  extends Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'webhook_secret'> {
-  /** 1 when `tenants` has the row's tenant, else 0 (an orphan). */
-  tenant_exists: number
-  /** The existing settings row of the (tenant, channel) pair, or null. */
-  settings_id: number | null
-}
+export type LoadedLegacyRow = Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'webhook_secret'>
 
 /** A legacy row as a page carries it to a worker: LoadedLegacyRow and the legacy value. */
 export interface PageRow extends LoadedLegacyRow {
   credentials_encrypted: string
 }
 
-/** A page of rows on its way to a crypto worker: a JSON array of objects (SQLite), or the objects (PostgreSQL); page-rows.ts. */
+/** PageRow's fields in the order a page's tuples carry them (load.ts selects them in this order). */
+export const PAGE_ROW_FIELDS = [
+  'id',
+  'tenant_id',
+  'channel',
+  'provider',
+  'credentials_encrypted',
+  'webhook_secret',
+] as const satisfies readonly (keyof PageRow)[]
+
+/**
+ * A page of rows on its way to a crypto worker (page-rows.ts): from SQLite,
+ * one JSON array of tuples, each row's values in its fields' order; from
+ * PostgreSQL, the row objects.
+ */
 export type PageRows<T> = string | T[]
 
-/** The rows of a page, whichever way they came; runs in the worker. */
-export function rowsOf<T>(page: PageRows<T>): T[] {
-  return typeof page === 'string' ? (JSON.parse(page) as T[]) : page
+/**
+ * The rows of a page, whichever way they came, as objects in id order
+ * (`fields` names the tuple positions; the first is the id); runs in the worker.
+ */
+export function rowsOf<T extends {id: number}>(page: PageRows<T>, fields: readonly (keyof T & string)[]): T[] {
+  if (typeof page !== 'string') return page
+  const tuples = JSON.parse(page) as unknown[][]
+  const rows: T[] = new Array(tuples.length)
+  for (let index = 0; index < tuples.length; index++) {
+    const tuple = tuples[index]!
+    const row: Record<string, unknown> = {}
+    for (let field = 0; field < fields.length; field++) row[fields[field]!] = tuple[field]
+    rows[index] = row as T
+  }
+  // SQLite aggregates a page without an ORDER BY (a sort of every row's JSON costs more than this check).
+  for (let index = 1; index < rows.length; index++) {
+    if (rows[index]!.id < rows[index - 1]!.id) return rows.sort((a, b) => a.id - b.id)
+  }
+  return rows
 }
 
 /** A legacy row after the decrypt pass: its plaintext, or why it has none. */

@@ -2,7 +2,7 @@ import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import {convertBatch, serializeWrites} from './convert.js'
 import {decryptPage, type DecryptFailure} from './decrypt-legacy.js'
-import {decideRows, type BatchCounts} from './select-live-rows.js'
+import {decideRows, parsePlan, type BatchCounts, type Plan} from './select-live-rows.js'
 import type {DecryptedRow, PageRow, PageRows} from './types.js'
 import {checkStoredPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
 import type {PageWrites} from './write.js'
@@ -27,7 +27,7 @@ export interface ConvertedPage extends EncryptedPage {
  */
 export class PageCrypto {
   private readonly decrypted = new Map<number, DecryptedRow[]>()
-  private liveIds: ReadonlySet<number> | undefined
+  private planned: Plan | undefined
   private readonly converted = new Map<number, WrittenPage>()
 
   constructor(private readonly key: EncryptionKey) {}
@@ -41,15 +41,15 @@ export class PageCrypto {
     return failures
   }
 
-  /** Takes the plan: every pair's live row (loadLiveIds' JSON). */
-  plan(liveIds: string): void {
-    this.liveIds = new Set(JSON.parse(liveIds) as number[])
+  /** Takes the plan (loadPlan's JSON): what each legacy row is. */
+  plan(plan: string): void {
+    this.planned = parsePlan(plan)
   }
 
   /** Decides each row's fate, re-encrypts the page as ev1 (convertBatch), and returns what its writes bind. */
   encrypt(page: number): EncryptedPage {
-    if (!this.liveIds) throw new MigrationError(`Page ${page} reached encryption before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
-    const {decisions, counts} = decideRows(this.take(this.decrypted, page), this.liveIds)
+    if (!this.planned) throw new MigrationError(`Page ${page} reached encryption before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const {decisions, counts} = decideRows(this.take(this.decrypted, page), this.planned)
     const batch = convertBatch(this.key, decisions)
     // Kept for the check: not the tuples, which are serialised and gone.
     this.converted.set(page, {decisions: batch.decisions, credentials: batch.credentials, secrets: batch.secrets})
@@ -77,14 +77,14 @@ export class PageCrypto {
 
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
-  | {task: 'plan'; page: number; liveIds: string}
+  | {task: 'plan'; page: number; plan: string}
   | {task: 'convert'; page: number; rows: PageRows<PageRow>}
   | {task: 'verify'; page: number; stored: PageRows<StoredRow>}
 
 export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | void {
   switch (message.task) {
     case 'plan':
-      return crypto.plan(message.liveIds)
+      return crypto.plan(message.plan)
     case 'convert':
       return crypto.convert(message.page, message.rows)
     case 'verify':

@@ -6,8 +6,8 @@ import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js
 import {decryptField} from '../../../src/crypto/envelope.js'
 import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
 import type {DecryptFailure} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
-import type {StoredRow, VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
-import type {PageRow} from '../../../src/channel-settings/consolidation/types.js'
+import {STORED_ROW_FIELDS, type StoredRow, type VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
+import {PAGE_ROW_FIELDS, type PageRow} from '../../../src/channel-settings/consolidation/types.js'
 
 const raw = randomBytes(32)
 const key: EncryptionKey = {id: keyIdOf(raw), key: raw}
@@ -15,32 +15,46 @@ const twilio = JSON.stringify({accountSid: 'AC0123', authToken: 'token-of-row-1'
 
 /** A page's rows as loadLegacyPage selects them (PageRow). */
 function pageRows(): PageRow[] {
-  const row = (id: number, tenant: string, stored: string, secret: string | null, settingsId: number | null): PageRow => ({
+  const row = (id: number, tenant: string, stored: string, secret: string | null): PageRow => ({
     id,
     tenant_id: tenant,
     channel: 'sms',
     provider: 'twilio',
     credentials_encrypted: stored,
     webhook_secret: secret,
-    tenant_exists: 1,
-    settings_id: settingsId,
   })
   return [
-    row(1, 't1', encryptLegacy(raw, twilio, randomBytes(16)), 'whsec_1', 7),
-    row(2, 't1', encryptLegacy(raw, twilio, randomBytes(16)), null, 7),
-    row(3, 't2', 'not-hex', null, null),
+    row(1, 't1', encryptLegacy(raw, twilio, randomBytes(16)), 'whsec_1'),
+    row(2, 't1', encryptLegacy(raw, twilio, randomBytes(16)), null),
+    row(3, 't2', 'not-hex', null),
   ]
 }
 
-/** The same page as SQLite hands it over: one JSON string. */
-const pageJson = () => JSON.stringify(pageRows())
+/** The plan for those rows, as loadPlan gives it: [id, live, tenant exists, settings id]; rows 2 and 3 are live, t1 has settings row 7. */
+const PLAN = JSON.stringify([
+  [3, 1, 1, null],
+  [1, 0, 1, 7],
+  [2, 1, 1, 7],
+])
 
-/** What the database would store for the writes, as readBackPage selects it (StoredRow), as JSON. */
-function storedJson(writes: EncryptedPage['writes']): string {
+/** The same page as SQLite hands it over: one JSON string. */
+/**
+ * Rows as SQLite hands them over: one JSON array of tuples in the fields'
+ * order, in no particular order (reversed here, so the worker must order them).
+ */
+const tuplesJson = <T extends object>(rows: T[], fields: readonly (keyof T)[]) => JSON.stringify(rows.map((row) => fields.map((field) => row[field])).reverse())
+
+/** The page as SQLite hands it over. */
+const pageJson = () => tuplesJson(pageRows(), PAGE_ROW_FIELDS)
+
+/** What the database would store for the writes, as readBackPage selects it from SQLite. */
+const storedJson = (writes: EncryptedPage['writes']) => tuplesJson(storedRows(writes), STORED_ROW_FIELDS)
+
+/** What the database would store for the writes, as readBackPage selects it from PostgreSQL (StoredRow objects). */
+function storedRows(writes: EncryptedPage['writes']): StoredRow[] {
   const updated = JSON.parse(writes.updated!) as [number, number, string, string, string | null][]
   const archive = JSON.parse(writes.archive!) as [number, string, number | null, number, string | null, string | null, number][]
-  return JSON.stringify(
-    archive.map(([id, reason, settingsId, created, credentials, secret]): StoredRow => {
+  return archive.map(([id, reason, settingsId, created, credentials, secret]): StoredRow => {
       const merged = updated.find((row) => row[0] === id)
       return {
         id,
@@ -54,15 +68,14 @@ function storedJson(writes: EncryptedPage['writes']): string {
         s_webhook: merged?.[4] ?? null,
         legacy_problem: null,
       }
-    }),
-  )
+    })
 }
 
 describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
     expect(crypto.decrypt(0, pageJson())).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
-    crypto.plan('[3, 2]')
+    crypto.plan(PLAN)
     const {writes, counts} = crypto.encrypt(0)
 
     expect(counts).toEqual({byReason: {merged: 1, superseded: 1, orphaned: 0, undecryptable: 1}, intoExisting: 1, created: 0, undecryptableRowIds: [3]})
@@ -78,7 +91,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('names the row whose stored envelope differs by one byte from the one written', () => {
     const crypto = new PageCrypto(key)
     crypto.decrypt(0, pageRows())
-    crypto.plan('[3, 2]')
+    crypto.plan(PLAN)
     const {writes} = crypto.encrypt(0)
     const credentials = (JSON.parse(writes.updated!) as string[][])[0]![3]!
     const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
@@ -89,8 +102,8 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('passes on what the SQL half of the verification found, for the row it found it on', () => {
     const crypto = new PageCrypto(key)
     crypto.decrypt(0, pageRows())
-    crypto.plan('[3, 2]')
-    const stored = (JSON.parse(storedJson(crypto.encrypt(0).writes)) as StoredRow[]).map((row) =>
+    crypto.plan(PLAN)
+    const stored = storedRows(crypto.encrypt(0).writes).map((row) =>
       row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
     )
 
@@ -100,8 +113,14 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('refuses a step out of order rather than guessing', () => {
     const crypto = new PageCrypto(key)
     expect(() => crypto.encrypt(0)).toThrow(/before the plan/)
-    crypto.plan('[]')
+    crypto.plan(PLAN)
     expect(() => crypto.encrypt(0)).toThrow(/out of order/)
+  })
+
+  it('refuses a row the plan does not know rather than guessing its fate', () => {
+    const crypto = new PageCrypto(key)
+    crypto.plan(JSON.stringify([[1, 0, 1, 7]]))
+    expect(() => crypto.convert(0, pageRows())).toThrow(/Legacy row 2 is not in the plan/)
   })
 })
 
@@ -114,7 +133,7 @@ describe('consolidation crypto pool (worker threads)', () => {
 
   it('runs a page through convert (decrypt and encrypt) and verify in its worker', async () => {
     pool = new CryptoPool(key, 2)
-    await pool.broadcast({task: 'plan', page: 0, liveIds: '[2, 3]'})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN})
     const encrypted = await pool.run<ConvertedPage>({task: 'convert', page: 1, rows: pageJson()})
     const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
 
@@ -126,7 +145,7 @@ describe('consolidation crypto pool (worker threads)', () => {
   it('reports a worker\'s failure with its code and without quoting the input', async () => {
     pool = new CryptoPool(key, 1)
     const secret = 'whsec_do_not_print_me'
-    await pool.broadcast({task: 'plan', page: 0, liveIds: '[]'})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN})
 
     const failure = await pool.run({task: 'convert', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
 
