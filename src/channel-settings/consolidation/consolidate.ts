@@ -59,7 +59,10 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await createStateTable(db)
 
     const counts = await withMigrationPageCache(db, dialect, async () => {
-      if (!pool) return []
+      if (!pool) {
+        await dropTable(db, TABLES.legacy)
+        return []
+      }
       await planned
       const archiveUndecryptable = ctx.options.archiveUndecryptable === true
       const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable)
@@ -68,9 +71,10 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
       const problems = (await Promise.all(converted.verifying)).flat()
       logger.debug(`consolidation: verified ${total}/${total}`)
       await assertVerified(db, problems, total)
+      // Inside: with the migration's page cache, the pages secure_delete zeroes stay in memory until the commit.
+      await dropTable(db, TABLES.legacy)
       return converted.counts
     })
-    await dropTable(db, TABLES.legacy)
     state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
     await saveState(db, state)
     return consolidationReport(counts, settingsRows)
