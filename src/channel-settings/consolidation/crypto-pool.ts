@@ -1,7 +1,7 @@
 import {createRequire} from 'node:module'
 import {availableParallelism} from 'node:os'
 import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
+import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {projectRoot} from '../../config/project-root.js'
@@ -23,21 +23,27 @@ interface Pending {
  */
 export const BUILT_CRYPTO_WORKER = 'dist/workers/consolidation-crypto.js'
 
+/** The worker's code when running from the TypeScript sources, bundled once per process. */
+let sourceWorkerCode: string | undefined
+
 /**
- * The compiled worker in the built CLI; from the TypeScript source (tsx,
- * vitest), a worker that registers tsx first, since a worker thread does not
- * inherit its parent's module hooks.
+ * The compiled worker in the built CLI. From the TypeScript sources (tsx,
+ * vitest), the worker's sources bundled into one script by esbuild (a
+ * development dependency, as tsx is), so the worker runs compiled code as it
+ * does in the built CLI instead of booting tsx's loader and transforming each
+ * module (which cost each worker about a quarter of a second of CPU).
  */
 function spawn(keyData: {keyId: string; key: Uint8Array}): Worker {
   const options = {workerData: keyData}
   if (!import.meta.url.endsWith('.ts')) return new Worker(join(projectRoot(), BUILT_CRYPTO_WORKER), options)
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href
-  // Only ever from the sources, where the worker's source is beside this one.
-  const entry = import.meta.url.replace(/crypto-pool\.ts$/, 'crypto-worker.ts')
-  return new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`, {
-    eval: true,
-    ...options,
-  })
+  if (sourceWorkerCode === undefined) {
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild')
+    // Only ever from the sources, where the worker's source is beside this one.
+    const entry = fileURLToPath(import.meta.url.replace(/crypto-pool\.ts$/, 'crypto-worker.ts'))
+    const built = esbuild.buildSync({entryPoints: [entry], bundle: true, platform: 'node', format: 'iife', target: 'node20', packages: 'external', write: false})
+    sourceWorkerCode = built.outputFiles[0]!.text
+  }
+  return new Worker(sourceWorkerCode, {eval: true, ...options})
 }
 
 function workerFailure(detail: string): MigrationError {
@@ -48,7 +54,7 @@ function workerFailure(detail: string): MigrationError {
  * Worker threads for the consolidation's cryptography, so it runs beside the
  * database work of the main thread instead of between it. Page `n` always
  * goes to worker `n % size`, which keeps that page's plaintexts from its
- * decrypt pass to its verification; each worker answers in the order it was
+ * conversion to its verification; each worker answers in the order it was
  * asked. A worker that dies fails everything pending and everything after.
  */
 export class CryptoPool {
