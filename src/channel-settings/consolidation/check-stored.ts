@@ -1,16 +1,49 @@
-import {decryptField, type FieldContext} from '../../crypto/envelope.js'
-import type {EncryptionKey} from '../../crypto/encryption-key.js'
-import {
-  archiveCredentialsContext,
-  archiveWebhookContext,
-  settingsCredentialsContext,
-  settingsWebhookContext,
-} from './contexts.js'
 import type {ConvertedBatch} from './convert.js'
 import {rowsOf, type PageRows} from './types.js'
 
-/** What the check needs of a converted page: its decisions and, per decision, the envelopes written. */
-export type WrittenPage = Pick<ConvertedBatch, 'decisions' | 'credentials' | 'secrets'>
+/**
+ * What the check of the read-back needs of a converted page, kept by the
+ * worker from the page's conversion to its verification: per legacy row, in
+ * id order, its planned fate and the envelopes written for it. No plaintext
+ * is kept: the computed envelopes were checked against it at conversion
+ * (check-envelopes.ts).
+ */
+export interface WrittenPage {
+  ids: number[]
+  reasons: string[]
+  /** For a merged row, the existing settings row planned, or undefined when 0002 creates one. */
+  settingsIds: (number | undefined)[]
+  /** Whether the row decrypted. */
+  decrypted: boolean[]
+  /** Where the webhook secret goes: null (none), 'settings', or 'archive' (every other row, and a merged row's ''). */
+  secretIn: (null | 'settings' | 'archive')[]
+  credentials: (string | null)[]
+  secrets: (string | null)[]
+}
+
+/** What a converted batch leaves for its verification. */
+export function writtenPage(batch: ConvertedBatch): WrittenPage {
+  const size = batch.decisions.length
+  const page: WrittenPage = {
+    ids: new Array(size),
+    reasons: new Array(size),
+    settingsIds: new Array(size),
+    decrypted: new Array(size),
+    secretIn: new Array(size),
+    credentials: batch.credentials,
+    secrets: batch.secrets,
+  }
+  for (let index = 0; index < size; index++) {
+    const decision = batch.decisions[index]!
+    const secret = decision.decrypted.row.webhook_secret
+    page.ids[index] = decision.decrypted.row.id
+    page.reasons[index] = decision.reason
+    page.settingsIds[index] = decision.settingsId
+    page.decrypted[index] = decision.decrypted.ok
+    page.secretIn[index] = secret === null ? null : decision.reason === 'merged' && secret !== '' ? 'settings' : 'archive'
+  }
+  return page
+}
 
 /*
  * The JavaScript half of the verification, run by the crypto worker that
@@ -51,101 +84,71 @@ export interface VerifyProblem {
   problem: string
 }
 
-function tryDecrypt(key: EncryptionKey, envelope: string, context: FieldContext): Buffer | undefined {
-  try {
-    return decryptField(key, envelope, context)
-  } catch {
-    return undefined
-  }
-}
-
 /**
- * Checks, before commit, what readBackPage read against every value that
- * JavaScript computed for the page (runs in the crypto worker that converted
- * it): each legacy row has its archive row with the planned reason and
- * settings row; the ev1 envelopes stored are byte for byte the ones computed,
- * and decrypting those stored bytes gives the legacy plaintext (credentials)
- * and the legacy webhook secret (NULL and '' kept apart). What the database
- * copied from the legacy row, the kept legacy value included, is checked in
- * SQL by verifyAgainstLegacy.
+ * Checks, before commit, what readBackPage read against what the page's
+ * conversion wrote (runs in the crypto worker that converted it): each
+ * legacy row has its archive row with the planned reason and settings row,
+ * and the ev1 envelopes stored, wherever they went, are byte for byte the
+ * ones computed (which check-envelopes.ts proved decrypt to the legacy
+ * values); the webhook secret's NULL stays NULL. What the database copied
+ * from the legacy row, the kept legacy value included, is checked in SQL
+ * (verify.ts legacyProblem) and passed on here.
  */
-export function checkStoredPage(key: EncryptionKey, batch: WrittenPage, stored: PageRows<StoredRow>): VerifyProblem[] {
-  const {decisions} = batch
-  const first = decisions[0]?.decrypted.row.id
-  const last = decisions.at(-1)?.decrypted.row.id
+export function checkStoredPage(batch: WrittenPage, stored: PageRows<StoredRow>): VerifyProblem[] {
+  const {ids} = batch
+  const first = ids[0]
+  const last = ids.at(-1)
   if (first === undefined || last === undefined) return []
   const rows = rowsOf(stored, STORED_ROW_FIELDS)
   const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
   // Both lists are in id order; a batch is a contiguous run of legacy ids, so equal lengths pair up by index.
-  const byIndex = rows.length === decisions.length
+  const byIndex = rows.length === ids.length
   const byId = byIndex ? undefined : new Map(rows.map((row) => [Number(row.id), row]))
-  if (!byIndex) fail(first, `archive has ${rows.length} rows for the ${decisions.length} legacy rows ${first}–${last}`)
-  for (let index = 0; index < decisions.length; index++) {
-    const decision = decisions[index]!
-    const original = decision.decrypted.row
-    const id = original.id
-    const candidate = byIndex ? rows[index] : byId!.get(id)
-    if (!candidate || Number(candidate.id) !== id) {
+  if (!byIndex) fail(first, `archive has ${rows.length} rows for the ${ids.length} legacy rows ${first}–${last}`)
+  for (let index = 0; index < ids.length; index++) {
+    const id = ids[index]!
+    const reason = batch.reasons[index]!
+    const row = byIndex ? rows[index] : byId!.get(id)
+    if (!row || Number(row.id) !== id) {
       fail(id, 'missing from the archive')
       continue
     }
-    const row = candidate
-    if (row.reason !== decision.reason) fail(id, `archived as ${row.reason}, planned ${decision.reason}`)
+    if (row.reason !== reason) fail(id, `archived as ${row.reason}, planned ${reason}`)
     if (row.legacy_problem !== null) fail(id, row.legacy_problem)
-    const merged = decision.reason === 'merged'
-    const secret = original.webhook_secret
-    const credentialsWritten = batch.credentials[index]
-    const secretWritten = batch.secrets[index]
+    const secretIn = batch.secretIn[index]
 
     // Where the values went.
     let credentialsStored: string | null
-    let credentialsContext: FieldContext
     let secretStored: string | null
-    let secretContext: FieldContext
-    if (merged) {
+    if (reason === 'merged') {
       const settingsId = row.s_id === null ? null : Number(row.s_id)
       if (settingsId === null) {
         fail(id, 'merged into a settings row that does not exist')
         continue
       }
+      const planned = batch.settingsIds[index]
       const created = Number(row.settings_created) === 1
-      if (decision.settingsId === undefined ? !created : created || settingsId !== decision.settingsId) {
-        fail(id, `merged into settings row ${settingsId}, planned ${decision.settingsId ?? 'a created row'}`)
+      if (planned === undefined ? !created : created || settingsId !== planned) {
+        fail(id, `merged into settings row ${settingsId}, planned ${planned ?? 'a created row'}`)
       }
       if (row.credentials_encrypted !== null) fail(id, 'merged row also keeps credentials in the archive')
       credentialsStored = row.s_credentials
-      credentialsContext = settingsCredentialsContext(original.tenant_id, original.channel)
       // A non-empty secret lives in settings; '' only in the archive (settings cannot sign with it).
-      const inSettings = secret !== null && secret !== ''
-      if ((inSettings ? row.webhook_secret_encrypted : row.s_webhook) !== null) fail(id, 'webhook secret stored in the wrong table')
-      secretStored = inSettings ? row.s_webhook : row.webhook_secret_encrypted
-      secretContext = inSettings
-        ? settingsWebhookContext(original.tenant_id, original.channel)
-        : archiveWebhookContext(id, original.tenant_id, original.channel)
+      if ((secretIn === 'settings' ? row.webhook_secret_encrypted : row.s_webhook) !== null) fail(id, 'webhook secret stored in the wrong table')
+      secretStored = secretIn === 'settings' ? row.s_webhook : row.webhook_secret_encrypted
     } else {
-      if (row.settings_id !== null || Number(row.settings_created) !== 0) fail(id, `${decision.reason} row points at a settings row`)
+      if (row.settings_id !== null || Number(row.settings_created) !== 0) fail(id, `${reason} row points at a settings row`)
       credentialsStored = row.credentials_encrypted
-      credentialsContext = archiveCredentialsContext(id, original.tenant_id, original.channel)
       secretStored = row.webhook_secret_encrypted
-      secretContext = archiveWebhookContext(id, original.tenant_id, original.channel)
     }
 
-    // Credentials: the stored bytes are the computed envelope, and they decrypt to the legacy plaintext.
-    if (!decision.decrypted.ok) {
+    // The stored bytes are the computed envelopes; an undecryptable row has no new credentials.
+    if (!batch.decrypted[index]) {
       if (credentialsStored !== null) fail(id, 'undecryptable row has new credentials')
-    } else if (credentialsStored !== credentialsWritten || credentialsStored === null) fail(id, 'stored credentials differ from the ones written')
-    else {
-      const plaintext = tryDecrypt(key, credentialsStored, credentialsContext)
-      if (!plaintext || !plaintext.equals(decision.decrypted.plaintext)) fail(id, 'new credentials do not decrypt to the legacy plaintext')
-    }
-
-    // Webhook secret: the stored bytes are the computed envelope and decrypt to the legacy secret; NULL stays NULL.
-    if (secretStored !== secretWritten) fail(id, 'stored webhook secret differs from the one written')
-    else if (secretStored === null) {
-      if (secret !== null) fail(id, 'webhook secret does not round-trip')
-    } else if (tryDecrypt(key, secretStored, secretContext)?.toString('utf8') !== secret) fail(id, 'webhook secret does not round-trip')
+    } else if (credentialsStored === null || credentialsStored !== batch.credentials[index]) fail(id, 'stored credentials differ from the ones written')
+    if (secretStored !== batch.secrets[index]) fail(id, 'stored webhook secret differs from the one written')
+    else if (secretStored === null && secretIn !== null) fail(id, 'webhook secret does not round-trip')
   }
   return problems
 }
-

@@ -68,7 +68,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
       const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable)
       // Every row was decrypted before this refuses: the refusal names them all.
       assertDecryptable(converted.failures, total, key!, archiveUndecryptable)
-      const problems = (await Promise.all(converted.verifying)).flat()
+      const problems = [...converted.problems, ...(await Promise.all(converted.verifying)).flat()]
       logger.debug(`consolidation: verified ${total}/${total}`)
       await assertVerified(db, problems, total)
       // Inside: with the migration's page cache, the pages secure_delete zeroes stay in memory until the commit.
@@ -105,7 +105,7 @@ async function convertPages(
   logger: Logger,
   total: number,
   archiveUndecryptable: boolean,
-): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]}> {
+): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]; problems: VerifyProblem[]}> {
   const archivedAt = new Date().toISOString()
   const pages: {rows: LegacyPage; converted: Promise<ConvertedPage>}[] = []
   let after: number | undefined
@@ -123,6 +123,7 @@ async function convertPages(
   const failures: DecryptFailure[] = []
   const counts: BatchCounts[] = []
   const verifying: Promise<VerifyProblem[]>[] = []
+  const problems: VerifyProblem[] = []
   let writing = true
   let done = 0
   for (let page = 0; ; page++) {
@@ -131,6 +132,7 @@ async function convertPages(
     if (!current) break
     const converted = await current.converted
     failures.push(...converted.failures)
+    problems.push(...converted.problems)
     // A row that does not decrypt is written only when it may be archived (as 'undecryptable').
     if (converted.failures.length > 0 && !archiveUndecryptable) writing = false
     if (writing) {
@@ -142,5 +144,5 @@ async function convertPages(
     done += current.rows.rows
     logger.debug(`consolidation: converted ${done}/${total}`)
   }
-  return {failures, counts, verifying}
+  return {failures, counts, verifying, problems}
 }

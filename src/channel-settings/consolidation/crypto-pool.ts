@@ -93,9 +93,8 @@ export class CryptoPool {
   /**
    * One worker per CPU (at most MAX_WORKERS, and no more than there are
    * pages). The main thread's database work keeps a CPU busy too, but the
-   * decrypt pass, which must end before the first write, leaves it waiting,
-   * and a worker short of CPU later only trails: on 2 CPUs, two workers
-   * measured faster than one on a loaded machine.
+   * cryptography is the larger share: on 2 CPUs, two workers measured faster
+   * than one, and three no faster than two.
    */
   static sizeFor(pages: number): number {
     return Math.max(1, Math.min(pages, availableParallelism(), MAX_WORKERS))

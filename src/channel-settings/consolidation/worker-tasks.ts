@@ -4,13 +4,18 @@ import {convertBatch, serializeWrites} from './convert.js'
 import {decryptPage, type DecryptFailure} from './decrypt-legacy.js'
 import {decideRows, parsePlan, type BatchCounts, type Plan} from './select-live-rows.js'
 import type {DecryptedRow, PageRow, PageRows} from './types.js'
-import {checkStoredPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import {checkComputedEnvelopes} from './check-envelopes.js'
+import {checkStoredPage, writtenPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
 import type {PageWrites} from './write.js'
 
-/** What a page's encryption hands back: the writes' parameters, and what its decisions add up to. */
+/**
+ * What a page's encryption hands back: the writes' parameters, what its
+ * decisions add up to, and what the check of its computed envelopes found.
+ */
 export interface EncryptedPage {
   writes: PageWrites
   counts: BatchCounts
+  problems: VerifyProblem[]
 }
 
 /** What a page's conversion hands back: the rows that do not decrypt, and its encryption. */
@@ -21,9 +26,10 @@ export interface ConvertedPage extends EncryptedPage {
 /**
  * The cryptography of the consolidation, page by page, as a crypto worker
  * runs it (crypto-pool.ts); plain functions, so it runs the same in any
- * thread. A page's plaintexts and computed envelopes stay here, in the
- * worker that decrypted it, from the decrypt pass until its verification:
- * the main thread only moves database text.
+ * thread. A page's plaintexts stay here, in the worker that decrypted it,
+ * until its envelopes are computed and checked against them; what its
+ * verification needs of it (writtenPage: the envelopes written, no
+ * plaintext) stays until then. The main thread only moves database text.
  */
 export class PageCrypto {
   private readonly decrypted = new Map<number, DecryptedRow[]>()
@@ -46,14 +52,18 @@ export class PageCrypto {
     this.planned = parsePlan(plan)
   }
 
-  /** Decides each row's fate, re-encrypts the page as ev1 (convertBatch), and returns what its writes bind. */
+  /**
+   * Decides each row's fate, re-encrypts the page as ev1 (convertBatch),
+   * checks each envelope decrypts back to its legacy value
+   * (checkComputedEnvelopes), and returns what its writes bind.
+   */
   encrypt(page: number): EncryptedPage {
     if (!this.planned) throw new MigrationError(`Page ${page} reached encryption before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
     const {decisions, counts} = decideRows(this.take(this.decrypted, page), this.planned)
     const batch = convertBatch(this.key, decisions)
-    // Kept for the check: not the tuples, which are serialised and gone.
-    this.converted.set(page, {decisions: batch.decisions, credentials: batch.credentials, secrets: batch.secrets})
-    return {writes: serializeWrites(batch), counts}
+    const problems = checkComputedEnvelopes(this.key, batch)
+    this.converted.set(page, writtenPage(batch))
+    return {writes: serializeWrites(batch), counts, problems}
   }
 
   /** A page decrypted and re-encrypted in one step (after the plan). */
@@ -62,9 +72,9 @@ export class PageCrypto {
     return {failures, ...this.encrypt(page)}
   }
 
-  /** Checks what the database stored for the page (readBackPage) against what was computed; forgets the page. */
+  /** Checks what the database stored for the page (readBackPage) against what was written; forgets the page. */
   verify(page: number, stored: PageRows<StoredRow>): VerifyProblem[] {
-    return checkStoredPage(this.key, this.take(this.converted, page), stored)
+    return checkStoredPage(this.take(this.converted, page), stored)
   }
 
   private take<T>(pages: Map<number, T>, page: number): T {

@@ -1,6 +1,10 @@
 import {randomBytes} from 'node:crypto'
 import {afterEach, describe, expect, it} from 'vitest'
+import {checkComputedEnvelopes} from '../../../src/channel-settings/consolidation/check-envelopes.js'
+import {convertBatch} from '../../../src/channel-settings/consolidation/convert.js'
 import {CryptoPool} from '../../../src/channel-settings/consolidation/crypto-pool.js'
+import {decryptPage} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
+import {decideRows, parsePlan} from '../../../src/channel-settings/consolidation/select-live-rows.js'
 import {PageCrypto, type ConvertedPage, type EncryptedPage} from '../../../src/channel-settings/consolidation/worker-tasks.js'
 import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js'
 import {decryptField} from '../../../src/crypto/envelope.js'
@@ -71,6 +75,17 @@ function storedRows(writes: EncryptedPage['writes']): StoredRow[] {
     })
 }
 
+/** The page decided and re-encrypted, as the worker does before checking its envelopes. */
+function convertedBatch() {
+  return convertBatch(key, decideRows(decryptPage(key, pageRows()), parsePlan(PLAN)).decisions)
+}
+
+/** The envelope with the first character of its tag changed (the last one may carry only padding bits). */
+function flipped(envelope: string): string {
+  const at = envelope.lastIndexOf('.') + 1
+  return `${envelope.slice(0, at)}${envelope[at] === 'A' ? 'B' : 'A'}${envelope.slice(at + 1)}`
+}
+
 describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
@@ -108,6 +123,27 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     )
 
     expect(crypto.verify(0, stored)).toEqual([{id: 1, problem: 'archive row differs from the legacy row'}])
+  })
+
+  it('names the row whose computed credentials do not decrypt to its legacy plaintext', () => {
+    const batch = convertedBatch()
+    const index = batch.decisions.findIndex((decision) => decision.decrypted.row.id === 2)
+    batch.credentials[index] = flipped(batch.credentials[index]!)
+
+    expect(checkComputedEnvelopes(key, batch)).toEqual([{id: 2, problem: 'new credentials do not decrypt to the legacy plaintext'}])
+  })
+
+  it('names the row whose webhook secret does not round-trip, and one that gained a secret', () => {
+    const batch = convertedBatch()
+    const [first, second] = [1, 2].map((id) => batch.decisions.findIndex((decision) => decision.decrypted.row.id === id))
+    batch.secrets[first!] = flipped(batch.secrets[first!]!)
+    // Row 2 had no secret: an envelope where there was none is as wrong as a lost one.
+    batch.secrets[second!] = batch.secrets[first!]!
+
+    expect(checkComputedEnvelopes(key, batch)).toEqual([
+      {id: 1, problem: 'webhook secret does not round-trip'},
+      {id: 2, problem: 'webhook secret does not round-trip'},
+    ])
   })
 
   it('refuses a step out of order rather than guessing', () => {
