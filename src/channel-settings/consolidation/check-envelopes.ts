@@ -7,7 +7,8 @@ import {
   settingsWebhookContext,
 } from './contexts.js'
 import type {VerifyProblem} from './check-stored.js'
-import type {ConvertedBatch} from './convert.js'
+import type {RowEnvelopes} from './convert.js'
+import type {RowDecision} from './types.js'
 
 function tryDecrypt(key: EncryptionKey, envelope: string, context: FieldContext): Buffer | undefined {
   try {
@@ -19,37 +20,33 @@ function tryDecrypt(key: EncryptionKey, envelope: string, context: FieldContext)
 
 /**
  * The cryptographic half of the verification, run by the crypto worker right
- * after it encrypts a page, while the page's plaintexts are at hand: every
- * ev1 envelope computed for a legacy row decrypts, under the context of the
- * table and row it is written to, to that row's legacy plaintext
- * (credentials) and legacy webhook secret (NULL and '' kept apart). That the
+ * after it encrypts a row, while the row's plaintext is at hand: each ev1
+ * envelope computed for the legacy row decrypts, under the context of the
+ * table and row it is written to, to the row's legacy plaintext
+ * (credentials) and legacy webhook secret (NULL and '' kept apart); what is
+ * wrong goes to `problems`. That the
  * database stored exactly these envelopes, in the planned rows, is
  * checkStoredPage's to prove, from what it reads back: together, what is
  * stored decrypts to what the legacy rows held.
  */
-export function checkComputedEnvelopes(key: EncryptionKey, batch: Pick<ConvertedBatch, 'decisions' | 'credentials' | 'secrets'>): VerifyProblem[] {
-  const problems: VerifyProblem[] = []
-  for (let index = 0; index < batch.decisions.length; index++) {
-    const decision = batch.decisions[index]!
-    const {row} = decision.decrypted
-    const merged = decision.reason === 'merged'
-    const secret = row.webhook_secret
-    const credentials = batch.credentials[index] ?? null
-    if (!decision.decrypted.ok) {
-      if (credentials !== null) problems.push({id: row.id, problem: 'undecryptable row has new credentials'})
-    } else {
-      const context = merged ? settingsCredentialsContext(row.tenant_id, row.channel) : archiveCredentialsContext(row.id, row.tenant_id, row.channel)
-      const plaintext = credentials === null ? undefined : tryDecrypt(key, credentials, context)
-      if (!plaintext || !plaintext.equals(decision.decrypted.plaintext)) {
-        problems.push({id: row.id, problem: 'new credentials do not decrypt to the legacy plaintext'})
-      }
+export function checkRowEnvelopes(key: EncryptionKey, decision: RowDecision, written: RowEnvelopes, problems: VerifyProblem[]): void {
+  const {row} = decision.decrypted
+  const merged = decision.reason === 'merged'
+  const secret = row.webhook_secret
+  const {credentials} = written
+  if (!decision.decrypted.ok) {
+    if (credentials !== null) problems.push({id: row.id, problem: 'undecryptable row has new credentials'})
+  } else {
+    const context = merged ? settingsCredentialsContext(row.tenant_id, row.channel) : archiveCredentialsContext(row.id, row.tenant_id, row.channel)
+    const plaintext = credentials === null ? undefined : tryDecrypt(key, credentials, context)
+    if (!plaintext || !plaintext.equals(decision.decrypted.plaintext)) {
+      problems.push({id: row.id, problem: 'new credentials do not decrypt to the legacy plaintext'})
     }
-    // A non-empty secret of a merged row lives in settings; '' only in the archive (settings cannot sign with it).
-    const envelope = batch.secrets[index] ?? null
-    const inSettings = merged && secret !== null && secret !== ''
-    const context = inSettings ? settingsWebhookContext(row.tenant_id, row.channel) : archiveWebhookContext(row.id, row.tenant_id, row.channel)
-    const roundTrips = envelope === null ? secret === null : tryDecrypt(key, envelope, context)?.toString('utf8') === secret
-    if (!roundTrips) problems.push({id: row.id, problem: 'webhook secret does not round-trip'})
   }
-  return problems
+  // A non-empty secret of a merged row lives in settings; '' only in the archive (settings cannot sign with it).
+  const envelope = written.secret
+  const inSettings = merged && secret !== null && secret !== ''
+  const context = inSettings ? settingsWebhookContext(row.tenant_id, row.channel) : archiveWebhookContext(row.id, row.tenant_id, row.channel)
+  const roundTrips = envelope === null ? secret === null : tryDecrypt(key, envelope, context)?.toString('utf8') === secret
+  if (!roundTrips) problems.push({id: row.id, problem: 'webhook secret does not round-trip'})
 }

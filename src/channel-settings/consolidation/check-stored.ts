@@ -1,5 +1,5 @@
-import type {ConvertedBatch} from './convert.js'
-import {rowsOf, type PageRows} from './types.js'
+import type {RowEnvelopes} from './convert.js'
+import {rowsOf, type PageRows, type RowDecision} from './types.js'
 
 /**
  * What the check of the read-back needs of a converted page, kept by the
@@ -21,28 +21,22 @@ export interface WrittenPage {
   secrets: (string | null)[]
 }
 
-/** What a converted batch leaves for its verification. */
-export function writtenPage(batch: ConvertedBatch): WrittenPage {
-  const size = batch.decisions.length
-  const page: WrittenPage = {
-    ids: new Array(size),
-    reasons: new Array(size),
-    settingsIds: new Array(size),
-    decrypted: new Array(size),
-    secretIn: new Array(size),
-    credentials: batch.credentials,
-    secrets: batch.secrets,
-  }
-  for (let index = 0; index < size; index++) {
-    const decision = batch.decisions[index]!
-    const secret = decision.decrypted.row.webhook_secret
-    page.ids[index] = decision.decrypted.row.id
-    page.reasons[index] = decision.reason
-    page.settingsIds[index] = decision.settingsId
-    page.decrypted[index] = decision.decrypted.ok
-    page.secretIn[index] = secret === null ? null : decision.reason === 'merged' && secret !== '' ? 'settings' : 'archive'
-  }
-  return page
+/** An empty WrittenPage, to add a page's rows to in id order. */
+export function emptyWrittenPage(): WrittenPage {
+  return {ids: [], reasons: [], settingsIds: [], decrypted: [], secretIn: [], credentials: [], secrets: []}
+}
+
+/** Adds what a converted row leaves for its page's verification. */
+export function addWrittenRow(page: WrittenPage, decision: RowDecision, written: RowEnvelopes): void {
+  const {row} = decision.decrypted
+  const secret = row.webhook_secret
+  page.ids.push(row.id)
+  page.reasons.push(decision.reason)
+  page.settingsIds.push(decision.settingsId)
+  page.decrypted.push(decision.decrypted.ok)
+  page.secretIn.push(secret === null ? null : decision.reason === 'merged' && secret !== '' ? 'settings' : 'archive')
+  page.credentials.push(written.credentials)
+  page.secrets.push(written.secret)
 }
 
 /*

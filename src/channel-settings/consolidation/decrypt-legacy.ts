@@ -2,7 +2,7 @@ import {decryptLegacy} from '../../crypto/legacy-cbc.js'
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {EncryptionError, MigrationError} from '../../errors/engage-error.js'
 import {rebuildsFromIv} from './legacy-bytes.js'
-import {PAGE_ROW_FIELDS, rowsOf, type DecryptedRow, type LoadedLegacyRow, type PageRow, type PageRows} from './types.js'
+import type {DecryptedRow, LoadedLegacyRow} from './types.js'
 
 const REQUIRED_FIELDS: Record<string, readonly string[]> = {
   twilio: ['accountSid', 'authToken'],
@@ -65,20 +65,6 @@ export function decryptLegacyRow(key: EncryptionKey, row: LoadedLegacyRow, store
   // (computed for every row, as which row is merged is decided later; a parsed object per row would
   // cost more to keep).
   return {row, ok: true, plaintext, keptAsIv: rebuildsFromIv(stored), config: JSON.stringify(providerConfig(row.provider, parsed.credentials))}
-}
-
-/**
- * Decrypts a page of legacy rows (loadLegacyPage) and lets go of each legacy
- * value once decrypted; runs in a crypto worker.
- */
-export function decryptPage(key: EncryptionKey, page: PageRows<PageRow>): DecryptedRow[] {
-  const rows = rowsOf(page, PAGE_ROW_FIELDS)
-  const out: DecryptedRow[] = new Array(rows.length)
-  for (let index = 0; index < rows.length; index++) {
-    const {credentials_encrypted: stored, ...row} = rows[index]!
-    out[index] = decryptLegacyRow(key, row, stored)
-  }
-  return out
 }
 
 /** A legacy row that does not decrypt to valid credentials, and why (never any of its value). */

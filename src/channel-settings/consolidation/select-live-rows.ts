@@ -21,44 +21,43 @@ export interface BatchCounts {
   undecryptableRowIds: number[]
 }
 
-/**
- * Decides what happens to each legacy row of a batch: a row that does not
- * decrypt (only with archiveUndecryptable) is 'undecryptable' whatever its
- * place; a row whose tenant no longer exists is 'orphaned'; the pair's live
- * row is 'merged' into the settings row (existing, or created disabled); any
- * other is 'superseded'.
- */
-export function decideRows(decrypted: readonly DecryptedRow[], plan: Plan): {decisions: RowDecision[]; counts: BatchCounts} {
-  const counts: BatchCounts = {
+/** Counts with nothing counted yet. */
+export function emptyCounts(): BatchCounts {
+  return {
     byReason: Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>,
     intoExisting: 0,
     created: 0,
     undecryptableRowIds: [],
   }
-  const decisions: RowDecision[] = new Array(decrypted.length)
-  for (let index = 0; index < decrypted.length; index++) {
-    const entry = decrypted[index]!
-    const {row} = entry
-    const planned = plan.get(row.id)
-    // The tables are locked from before the plan to the commit, so no row can be missing from it.
-    if (!planned) throw new MigrationError(`Legacy row ${row.id} is not in the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
-    const [, live, tenantExists, plannedSettingsId] = planned
-    let decision: RowDecision
-    if (!entry.ok) {
-      decision = {decrypted: entry, reason: 'undecryptable'}
-      counts.undecryptableRowIds.push(row.id)
-    } else if (tenantExists === 0) decision = {decrypted: entry, reason: 'orphaned'}
-    else if (live === 0) decision = {decrypted: entry, reason: 'superseded'}
-    else {
-      const settingsId = plannedSettingsId ?? undefined
-      decision = {decrypted: entry, reason: 'merged', settingsId}
-      if (settingsId === undefined) counts.created++
-      else counts.intoExisting++
-    }
-    counts.byReason[decision.reason]++
-    decisions[index] = decision
+}
+
+/**
+ * Decides what happens to a legacy row, and counts it: a row that does not
+ * decrypt (only with archiveUndecryptable) is 'undecryptable' whatever its
+ * place; a row whose tenant no longer exists is 'orphaned'; the pair's live
+ * row is 'merged' into the settings row (existing, or created disabled); any
+ * other is 'superseded'.
+ */
+export function decideRow(entry: DecryptedRow, plan: Plan, counts: BatchCounts): RowDecision {
+  const {row} = entry
+  const planned = plan.get(row.id)
+  // The tables are locked from before the plan to the commit, so no row can be missing from it.
+  if (!planned) throw new MigrationError(`Legacy row ${row.id} is not in the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+  const [, live, tenantExists, plannedSettingsId] = planned
+  let decision: RowDecision
+  if (!entry.ok) {
+    decision = {decrypted: entry, reason: 'undecryptable'}
+    counts.undecryptableRowIds.push(row.id)
+  } else if (tenantExists === 0) decision = {decrypted: entry, reason: 'orphaned'}
+  else if (live === 0) decision = {decrypted: entry, reason: 'superseded'}
+  else {
+    const settingsId = plannedSettingsId ?? undefined
+    decision = {decrypted: entry, reason: 'merged', settingsId}
+    if (settingsId === undefined) counts.created++
+    else counts.intoExisting++
   }
-  return {decisions, counts}
+  counts.byReason[decision.reason]++
+  return decision
 }
 
 /**

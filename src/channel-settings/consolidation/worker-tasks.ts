@@ -1,51 +1,40 @@
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {MigrationError} from '../../errors/engage-error.js'
-import {convertBatch, serializeWrites} from './convert.js'
-import {decryptPage, type DecryptFailure} from './decrypt-legacy.js'
-import {decideRows, parsePlan, type BatchCounts, type Plan} from './select-live-rows.js'
-import type {DecryptedRow, PageRow, PageRows} from './types.js'
-import {checkComputedEnvelopes} from './check-envelopes.js'
-import {checkStoredPage, writtenPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import {checkRowEnvelopes} from './check-envelopes.js'
+import {addWrittenRow, checkStoredPage, emptyWrittenPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import {convertRow, serializeWrites, type PageTuples} from './convert.js'
+import {decryptLegacyRow, type DecryptFailure} from './decrypt-legacy.js'
+import {decideRow, emptyCounts, parsePlan, type BatchCounts, type Plan} from './select-live-rows.js'
+import {PAGE_ROW_FIELDS, rowsOf, type PageRow, type PageRows} from './types.js'
 import type {PageWrites} from './write.js'
 
 /**
- * What a page's encryption hands back: the writes' parameters, what its
- * decisions add up to, and what the check of its computed envelopes found.
+ * What a page's conversion hands back: the writes' parameters, what its
+ * decisions add up to, the rows that do not decrypt, and what the check of
+ * its computed envelopes found (none of it carries a value).
  */
-export interface EncryptedPage {
+export interface ConvertedPage {
   writes: PageWrites
   counts: BatchCounts
-  problems: VerifyProblem[]
-}
-
-/** What a page's conversion hands back: the rows that do not decrypt, and its encryption. */
-export interface ConvertedPage extends EncryptedPage {
   failures: DecryptFailure[]
+  problems: VerifyProblem[]
 }
 
 /**
  * The cryptography of the consolidation, page by page, as a crypto worker
  * runs it (crypto-pool.ts); plain functions, so it runs the same in any
- * thread. A page's plaintexts stay here, in the worker that decrypted it,
- * until its envelopes are computed and checked against them; what its
- * verification needs of it (writtenPage: the envelopes written, no
- * plaintext) stays until then. The main thread only moves database text.
+ * thread. A page is converted row by row, each row taken from its legacy
+ * value to its checked envelopes in one go, so a plaintext never outlives
+ * its row (and the garbage collector copies no page of them around). What
+ * the page's verification needs (WrittenPage: the envelopes written, no
+ * plaintext) stays here until the read-back comes. The main thread only
+ * moves database text.
  */
 export class PageCrypto {
-  private readonly decrypted = new Map<number, DecryptedRow[]>()
   private planned: Plan | undefined
-  private readonly converted = new Map<number, WrittenPage>()
+  private readonly written = new Map<number, WrittenPage>()
 
   constructor(private readonly key: EncryptionKey) {}
-
-  /** Decrypts a page (loadLegacyPage); returns the rows that do not decrypt, without any of their value. */
-  decrypt(page: number, rows: PageRows<PageRow>): DecryptFailure[] {
-    const decrypted = decryptPage(this.key, rows)
-    this.decrypted.set(page, decrypted)
-    const failures: DecryptFailure[] = []
-    for (const entry of decrypted) if (!entry.ok) failures.push({id: entry.row.id, problem: entry.problem})
-    return failures
-  }
 
   /** Takes the plan (loadPlan's JSON): what each legacy row is. */
   plan(plan: string): void {
@@ -53,35 +42,36 @@ export class PageCrypto {
   }
 
   /**
-   * Decides each row's fate, re-encrypts the page as ev1 (convertBatch),
-   * checks each envelope decrypts back to its legacy value
-   * (checkComputedEnvelopes), and returns what its writes bind.
+   * Decrypts each legacy row of a page (loadLegacyPage), decides its fate,
+   * re-encrypts it as ev1 (convertRow) and checks its envelopes decrypt back
+   * to its legacy values (checkRowEnvelopes); returns what the page's writes bind.
    */
-  encrypt(page: number): EncryptedPage {
-    if (!this.planned) throw new MigrationError(`Page ${page} reached encryption before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
-    const {decisions, counts} = decideRows(this.take(this.decrypted, page), this.planned)
-    const batch = convertBatch(this.key, decisions)
-    const problems = checkComputedEnvelopes(this.key, batch)
-    this.converted.set(page, writtenPage(batch))
-    return {writes: serializeWrites(batch), counts, problems}
-  }
-
-  /** A page decrypted and re-encrypted in one step (after the plan). */
   convert(page: number, rows: PageRows<PageRow>): ConvertedPage {
-    const failures = this.decrypt(page, rows)
-    return {failures, ...this.encrypt(page)}
+    const plan = this.planned
+    if (!plan) throw new MigrationError(`Page ${page} reached conversion before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const counts = emptyCounts()
+    const tuples: PageTuples = {archive: [], updated: [], created: []}
+    const written = emptyWrittenPage()
+    const failures: DecryptFailure[] = []
+    const problems: VerifyProblem[] = []
+    for (const {credentials_encrypted: stored, ...row} of rowsOf(rows, PAGE_ROW_FIELDS)) {
+      const entry = decryptLegacyRow(this.key, row, stored)
+      if (!entry.ok) failures.push({id: row.id, problem: entry.problem})
+      const decision = decideRow(entry, plan, counts)
+      const envelopes = convertRow(this.key, decision, tuples)
+      checkRowEnvelopes(this.key, decision, envelopes, problems)
+      addWrittenRow(written, decision, envelopes)
+    }
+    this.written.set(page, written)
+    return {writes: serializeWrites(tuples), counts, failures, problems}
   }
 
   /** Checks what the database stored for the page (readBackPage) against what was written; forgets the page. */
   verify(page: number, stored: PageRows<StoredRow>): VerifyProblem[] {
-    return checkStoredPage(this.take(this.converted, page), stored)
-  }
-
-  private take<T>(pages: Map<number, T>, page: number): T {
-    const value = pages.get(page)
-    if (value === undefined) throw new MigrationError(`Page ${page} reached a step out of order.`, {code: 'CONSOLIDATION_INTERNAL'})
-    pages.delete(page)
-    return value
+    const written = this.written.get(page)
+    if (!written) throw new MigrationError(`Page ${page} reached verification before its conversion.`, {code: 'CONSOLIDATION_INTERNAL'})
+    this.written.delete(page)
+    return checkStoredPage(written, stored)
   }
 }
 

@@ -1,15 +1,15 @@
 import {randomBytes} from 'node:crypto'
 import {afterEach, describe, expect, it} from 'vitest'
-import {checkComputedEnvelopes} from '../../../src/channel-settings/consolidation/check-envelopes.js'
-import {convertBatch} from '../../../src/channel-settings/consolidation/convert.js'
+import {checkRowEnvelopes} from '../../../src/channel-settings/consolidation/check-envelopes.js'
+import {convertRow, type PageTuples, type RowEnvelopes} from '../../../src/channel-settings/consolidation/convert.js'
 import {CryptoPool} from '../../../src/channel-settings/consolidation/crypto-pool.js'
-import {decryptPage} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
-import {decideRows, parsePlan} from '../../../src/channel-settings/consolidation/select-live-rows.js'
-import {PageCrypto, type ConvertedPage, type EncryptedPage} from '../../../src/channel-settings/consolidation/worker-tasks.js'
+import {decryptLegacyRow} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
+import {decideRow, emptyCounts, parsePlan} from '../../../src/channel-settings/consolidation/select-live-rows.js'
+import type {RowDecision} from '../../../src/channel-settings/consolidation/types.js'
+import {PageCrypto, type ConvertedPage} from '../../../src/channel-settings/consolidation/worker-tasks.js'
 import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js'
 import {decryptField} from '../../../src/crypto/envelope.js'
 import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
-import type {DecryptFailure} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
 import {STORED_ROW_FIELDS, type StoredRow, type VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
 import {PAGE_ROW_FIELDS, type PageRow} from '../../../src/channel-settings/consolidation/types.js'
 
@@ -41,7 +41,6 @@ const PLAN = JSON.stringify([
   [2, 1, 1, 7],
 ])
 
-/** The same page as SQLite hands it over: one JSON string. */
 /**
  * Rows as SQLite hands them over: one JSON array of tuples in the fields'
  * order, in no particular order (reversed here, so the worker must order them).
@@ -52,10 +51,10 @@ const tuplesJson = <T extends object>(rows: T[], fields: readonly (keyof T)[]) =
 const pageJson = () => tuplesJson(pageRows(), PAGE_ROW_FIELDS)
 
 /** What the database would store for the writes, as readBackPage selects it from SQLite. */
-const storedJson = (writes: EncryptedPage['writes']) => tuplesJson(storedRows(writes), STORED_ROW_FIELDS)
+const storedJson = (writes: ConvertedPage['writes']) => tuplesJson(storedRows(writes), STORED_ROW_FIELDS)
 
 /** What the database would store for the writes, as readBackPage selects it from PostgreSQL (StoredRow objects). */
-function storedRows(writes: EncryptedPage['writes']): StoredRow[] {
+function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
   const updated = JSON.parse(writes.updated!) as [number, number, string, string, string | null][]
   const archive = JSON.parse(writes.archive!) as [number, string, number | null, number, string | null, string | null, number][]
   return archive.map(([id, reason, settingsId, created, credentials, secret]): StoredRow => {
@@ -75,9 +74,22 @@ function storedRows(writes: EncryptedPage['writes']): StoredRow[] {
     })
 }
 
-/** The page decided and re-encrypted, as the worker does before checking its envelopes. */
-function convertedBatch() {
-  return convertBatch(key, decideRows(decryptPage(key, pageRows()), parsePlan(PLAN)).decisions)
+/** Each row of the page decided and re-encrypted, as the worker does before checking its envelopes. */
+function convertedRows(): {decision: RowDecision; written: RowEnvelopes}[] {
+  const plan = parsePlan(PLAN)
+  const counts = emptyCounts()
+  const tuples: PageTuples = {archive: [], updated: [], created: []}
+  return pageRows().map(({credentials_encrypted: stored, ...row}) => {
+    const decision = decideRow(decryptLegacyRow(key, row, stored), plan, counts)
+    return {decision, written: convertRow(key, decision, tuples)}
+  })
+}
+
+/** What checkRowEnvelopes finds over those rows. */
+function envelopeProblems(rows: {decision: RowDecision; written: RowEnvelopes}[]) {
+  const problems: {id: number; problem: string}[] = []
+  for (const {decision, written} of rows) checkRowEnvelopes(key, decision, written, problems)
+  return problems
 }
 
 /** The envelope with the first character of its tag changed (the last one may carry only padding bits). */
@@ -89,10 +101,11 @@ function flipped(envelope: string): string {
 describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
-    expect(crypto.decrypt(0, pageJson())).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
     crypto.plan(PLAN)
-    const {writes, counts} = crypto.encrypt(0)
+    const {writes, counts, failures, problems} = crypto.convert(0, pageJson())
 
+    expect(failures).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
+    expect(problems).toEqual([])
     expect(counts).toEqual({byReason: {merged: 1, superseded: 1, orphaned: 0, undecryptable: 1}, intoExisting: 1, created: 0, undecryptableRowIds: [3]})
     const [legacyId, settingsId, config, credentials, secret] = (JSON.parse(writes.updated!) as [number, number, string, string, string][])[0]!
     expect([legacyId, settingsId, JSON.parse(config)]).toEqual([2, 7, {accountSid: 'AC0123'}])
@@ -105,9 +118,8 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('names the row whose stored envelope differs by one byte from the one written', () => {
     const crypto = new PageCrypto(key)
-    crypto.decrypt(0, pageRows())
     crypto.plan(PLAN)
-    const {writes} = crypto.encrypt(0)
+    const {writes} = crypto.convert(0, pageRows())
     const credentials = (JSON.parse(writes.updated!) as string[][])[0]![3]!
     const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
 
@@ -116,9 +128,8 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('passes on what the SQL half of the verification found, for the row it found it on', () => {
     const crypto = new PageCrypto(key)
-    crypto.decrypt(0, pageRows())
     crypto.plan(PLAN)
-    const stored = storedRows(crypto.encrypt(0).writes).map((row) =>
+    const stored = storedRows(crypto.convert(0, pageRows()).writes).map((row) =>
       row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
     )
 
@@ -126,21 +137,21 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   })
 
   it('names the row whose computed credentials do not decrypt to its legacy plaintext', () => {
-    const batch = convertedBatch()
-    const index = batch.decisions.findIndex((decision) => decision.decrypted.row.id === 2)
-    batch.credentials[index] = flipped(batch.credentials[index]!)
+    const rows = convertedRows()
+    const second = rows.find(({decision}) => decision.decrypted.row.id === 2)!
+    second.written.credentials = flipped(second.written.credentials!)
 
-    expect(checkComputedEnvelopes(key, batch)).toEqual([{id: 2, problem: 'new credentials do not decrypt to the legacy plaintext'}])
+    expect(envelopeProblems(rows)).toEqual([{id: 2, problem: 'new credentials do not decrypt to the legacy plaintext'}])
   })
 
   it('names the row whose webhook secret does not round-trip, and one that gained a secret', () => {
-    const batch = convertedBatch()
-    const [first, second] = [1, 2].map((id) => batch.decisions.findIndex((decision) => decision.decrypted.row.id === id))
-    batch.secrets[first!] = flipped(batch.secrets[first!]!)
+    const rows = convertedRows()
+    const [first, second] = [1, 2].map((id) => rows.find(({decision}) => decision.decrypted.row.id === id)!)
+    first!.written.secret = flipped(first!.written.secret!)
     // Row 2 had no secret: an envelope where there was none is as wrong as a lost one.
-    batch.secrets[second!] = batch.secrets[first!]!
+    second!.written.secret = first!.written.secret
 
-    expect(checkComputedEnvelopes(key, batch)).toEqual([
+    expect(envelopeProblems(rows)).toEqual([
       {id: 1, problem: 'webhook secret does not round-trip'},
       {id: 2, problem: 'webhook secret does not round-trip'},
     ])
@@ -148,9 +159,9 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('refuses a step out of order rather than guessing', () => {
     const crypto = new PageCrypto(key)
-    expect(() => crypto.encrypt(0)).toThrow(/before the plan/)
+    expect(() => crypto.convert(0, pageRows())).toThrow(/before the plan/)
     crypto.plan(PLAN)
-    expect(() => crypto.encrypt(0)).toThrow(/out of order/)
+    expect(() => crypto.verify(0, '[]')).toThrow(/before its conversion/)
   })
 
   it('refuses a row the plan does not know rather than guessing its fate', () => {
