@@ -26,11 +26,12 @@ import {writePage} from './write.js'
  * each (tenant, channel) into `tenant_channel_settings`, re-encrypted as ev1;
  * archives every legacy row with its reason; verifies; drops the legacy table.
  *
- * Everything that can refuse (missing or malformed key, rows that do not
- * decrypt) is decided before the first write. Runs inside the engine's write
- * transaction (`ctx.db`), so a failure or a kill leaves the database as it was.
- * The cryptography runs in worker threads (crypto-pool.ts) beside the
- * database work of this thread.
+ * Runs inside the engine's write transaction (`ctx.db`), so a refusal, a
+ * failed verification or a kill leaves the database as it was: a missing or
+ * malformed key is refused before the first write, rows that do not decrypt
+ * once every row has been tried, and a verification failure before the
+ * commit. The cryptography runs in worker threads (crypto-pool.ts) beside
+ * the database work of this thread.
  */
 export async function consolidateChannelSettings(ctx: MigrationContext): Promise<ConsolidationReport> {
   const {db, dialect, logger} = ctx
@@ -88,9 +89,10 @@ const PAGES_AHEAD = 2
 
 /**
  * The conversion as a pipeline over pages of legacy rows: this thread loads
- * a page and hands it to its worker, which decrypts and re-encrypts it
- * (`convert`) while this thread writes the pages before it, reads each back
- * and hands that to the worker to check (`verify`). The cryptography and the
+ * a page and hands it to its worker, which decrypts it, re-encrypts it and
+ * checks the envelopes it computed (`convert`), while this thread writes the
+ * pages before it, reads each back and hands that to the worker to check
+ * against what it wrote (`verify`). The cryptography and the
  * database work run side by side throughout.
  *
  * A row that does not decrypt and may not be archived stops the writes (the

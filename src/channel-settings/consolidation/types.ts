@@ -126,7 +126,7 @@ export function rowsOf<T extends {id: number}>(page: PageRows<T>, fields: readon
   return rows
 }
 
-/** A legacy row after the decrypt pass: its plaintext, or why it has none. */
+/** A legacy row once decrypted: its plaintext, or why it has none. */
 export type DecryptedRow =
   | {
       row: LoadedLegacyRow
