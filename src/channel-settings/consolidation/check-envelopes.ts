@@ -7,7 +7,7 @@ import {
   settingsWebhookContext,
 } from './contexts.js'
 import type {VerifyProblem} from './check-stored.js'
-import type {RowEnvelopes} from './convert.js'
+import {secretHome, type RowEnvelopes} from './convert.js'
 import type {RowDecision} from './types.js'
 
 function tryDecrypt(key: EncryptionKey, envelope: string, context: FieldContext): Buffer | undefined {
@@ -43,10 +43,8 @@ export function checkRowEnvelopes(key: EncryptionKey, decision: RowDecision, wri
       problems.push({id: row.id, problem: 'new credentials do not decrypt to the legacy plaintext'})
     }
   }
-  // A non-empty secret of a merged row lives in settings; '' only in the archive (settings cannot sign with it).
   const envelope = written.secret
-  const inSettings = merged && secret !== null && secret !== ''
-  const context = inSettings ? settingsWebhookContext(row.tenant_id, row.channel) : archiveWebhookContext(row.id, row.tenant_id, row.channel)
+  const context = secretHome(decision.reason, secret) === 'settings' ? settingsWebhookContext(row.tenant_id, row.channel) : archiveWebhookContext(row.id, row.tenant_id, row.channel)
   const roundTrips = envelope === null ? secret === null : tryDecrypt(key, envelope, context)?.toString('utf8') === secret
   if (!roundTrips) problems.push({id: row.id, problem: 'webhook secret does not round-trip'})
 }

@@ -1,4 +1,4 @@
-import type {RowEnvelopes} from './convert.js'
+import {secretHome, type RowEnvelopes, type SecretHome} from './convert.js'
 import {rowsOf, type PageRows, type RowDecision} from './types.js'
 
 /**
@@ -15,8 +15,8 @@ export interface WrittenPage {
   settingsIds: (number | undefined)[]
   /** Whether the row decrypted. */
   decrypted: boolean[]
-  /** Where the webhook secret goes: null (none), 'settings', or 'archive' (every other row, and a merged row's ''). */
-  secretIn: (null | 'settings' | 'archive')[]
+  /** Where each webhook secret went (convert.ts secretHome). */
+  secretIn: SecretHome[]
   credentials: (string | null)[]
   secrets: (string | null)[]
 }
@@ -29,12 +29,11 @@ export function emptyWrittenPage(): WrittenPage {
 /** Adds what a converted row leaves for its page's verification. */
 export function addWrittenRow(page: WrittenPage, decision: RowDecision, written: RowEnvelopes): void {
   const {row} = decision.decrypted
-  const secret = row.webhook_secret
   page.ids.push(row.id)
   page.reasons.push(decision.reason)
   page.settingsIds.push(decision.settingsId)
   page.decrypted.push(decision.decrypted.ok)
-  page.secretIn.push(secret === null ? null : decision.reason === 'merged' && secret !== '' ? 'settings' : 'archive')
+  page.secretIn.push(secretHome(decision.reason, row.webhook_secret))
   page.credentials.push(written.credentials)
   page.secrets.push(written.secret)
 }

@@ -60,21 +60,21 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await createStateTable(db)
 
     const counts = await withMigrationPageCache(db, dialect, async () => {
-      if (!pool) {
-        await dropTable(db, TABLES.legacy)
-        return []
+      let counts: BatchCounts[] = []
+      if (pool) {
+        await planned
+        const archiveUndecryptable = ctx.options.archiveUndecryptable === true
+        const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable)
+        // Every row was decrypted before this refuses: the refusal names them all.
+        assertDecryptable(converted.failures, total, key!, archiveUndecryptable)
+        const problems = [...converted.problems, ...(await Promise.all(converted.verifying)).flat()]
+        logger.debug(`consolidation: verified ${total}/${total}`)
+        await assertVerified(db, problems, total)
+        counts = converted.counts
       }
-      await planned
-      const archiveUndecryptable = ctx.options.archiveUndecryptable === true
-      const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable)
-      // Every row was decrypted before this refuses: the refusal names them all.
-      assertDecryptable(converted.failures, total, key!, archiveUndecryptable)
-      const problems = [...converted.problems, ...(await Promise.all(converted.verifying)).flat()]
-      logger.debug(`consolidation: verified ${total}/${total}`)
-      await assertVerified(db, problems, total)
       // Inside: with the migration's page cache, the pages secure_delete zeroes stay in memory until the commit.
       await dropTable(db, TABLES.legacy)
-      return converted.counts
+      return counts
     })
     state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
     await saveState(db, state)

@@ -6,8 +6,21 @@ import {
   settingsCredentialsContext,
   settingsWebhookContext,
 } from './contexts.js'
-import type {RowDecision} from './types.js'
+import type {ArchiveReason, RowDecision} from './types.js'
 import type {PageWrites} from './write.js'
+
+/**
+ * Where a legacy row's webhook secret is written: nowhere when it has none;
+ * the settings row for a merged row's non-empty secret; otherwise the
+ * archive row, a merged row's '' included (settings cannot sign with it, and
+ * `down` must give back '' rather than NULL).
+ */
+export type SecretHome = null | 'settings' | 'archive'
+
+export function secretHome(reason: ArchiveReason, secret: string | null): SecretHome {
+  if (secret === null) return null
+  return reason === 'merged' && secret !== '' ? 'settings' : 'archive'
+}
 
 /** How an archive row keeps its legacy value: the IV only (rebuilt by `down`), or the value verbatim. */
 export const LEGACY_KEPT = {iv: 0, verbatim: 1} as const
@@ -66,8 +79,9 @@ export function convertRow(key: EncryptionKey, decision: RowDecision, tuples: Pa
   const config = entry.config
   let settingsSecret: string | null = null
   let archivedSecret: string | null = null
-  if (secret === '') archivedSecret = encryptField(key, secret, archiveWebhookContext(id, tenantId, channel))
-  else if (secret !== null) settingsSecret = encryptField(key, secret, settingsWebhookContext(tenantId, channel))
+  const home = secretHome(decision.reason, secret)
+  if (home === 'archive') archivedSecret = encryptField(key, secret!, archiveWebhookContext(id, tenantId, channel))
+  else if (home === 'settings') settingsSecret = encryptField(key, secret!, settingsWebhookContext(tenantId, channel))
   const settingsId = decision.settingsId
   if (settingsId === undefined) tuples.created.push([id, config, credentials, settingsSecret])
   else tuples.updated.push([id, settingsId, config, credentials, settingsSecret])

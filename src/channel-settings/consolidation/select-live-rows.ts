@@ -21,10 +21,15 @@ export interface BatchCounts {
   undecryptableRowIds: number[]
 }
 
+/** Zero for each reason. */
+function zeroByReason(): Record<ArchiveReason, number> {
+  return Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>
+}
+
 /** Counts with nothing counted yet. */
 export function emptyCounts(): BatchCounts {
   return {
-    byReason: Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>,
+    byReason: zeroByReason(),
     intoExisting: 0,
     created: 0,
     undecryptableRowIds: [],
@@ -67,7 +72,7 @@ export function decideRow(entry: DecryptedRow, plan: Plan, counts: BatchCounts):
  * them changed.
  */
 export function consolidationReport(batches: readonly BatchCounts[], settingsRows: number): ConsolidationReport {
-  const byReason = Object.fromEntries(ARCHIVE_REASONS.map((reason) => [reason, 0])) as Record<ArchiveReason, number>
+  const byReason = zeroByReason()
   let intoExisting = 0
   let created = 0
   const undecryptableRowIds: number[] = []

@@ -54,8 +54,8 @@ export class PageCrypto {
     const written = emptyWrittenPage()
     const failures: DecryptFailure[] = []
     const problems: VerifyProblem[] = []
-    for (const {credentials_encrypted: stored, ...row} of rowsOf(rows, PAGE_ROW_FIELDS)) {
-      const entry = decryptLegacyRow(this.key, row, stored)
+    for (const row of rowsOf(rows, PAGE_ROW_FIELDS)) {
+      const entry = decryptLegacyRow(this.key, row, row.credentials_encrypted)
       if (!entry.ok) failures.push({id: row.id, problem: entry.problem})
       const decision = decideRow(entry, plan, counts)
       const envelopes = convertRow(this.key, decision, tuples)
