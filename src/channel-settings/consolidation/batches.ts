@@ -19,3 +19,17 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 
 /** Rows per page: loaded, converted, written and verified together (and what `down` restores per statement). */
 export const CONVERT_BATCH_ROWS = 5000
+
+/** The first page's rows; each page after it doubles, up to CONVERT_BATCH_ROWS. */
+const FIRST_PAGE_ROWS = 256
+
+/**
+ * The size of page `index` of the conversion. The first pages are small
+ * because nothing can be written until the first page is converted: a full
+ * first page kept the database idle for a quarter of a second while a
+ * worker converted it. Doubling fills the pipeline within a few pages, and
+ * full pages keep the per-statement cost low after that.
+ */
+export function pageRows(index: number): number {
+  return index >= 16 ? CONVERT_BATCH_ROWS : Math.min(CONVERT_BATCH_ROWS, FIRST_PAGE_ROWS * 2 ** index)
+}

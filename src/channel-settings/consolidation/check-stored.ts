@@ -11,19 +11,23 @@ import {rowsOf, type PageRows, type RowDecision} from './types.js'
 export interface WrittenPage {
   ids: number[]
   reasons: string[]
-  /** For a merged row, the existing settings row planned, or undefined when 0002 creates one. */
-  settingsIds: (number | undefined)[]
+  /** For a merged row, the settings row planned (existing or created), else null. */
+  settingsIds: (number | null)[]
+  /** For a merged row, whether 0002 creates that settings row. */
+  createsSettings: boolean[]
   /** Whether the row decrypted. */
   decrypted: boolean[]
   /** Where each webhook secret went (convert.ts secretHome). */
   secretIn: SecretHome[]
+  /** Whether only the legacy value's IV is archived (it decrypted and rebuilds from its IV, legacy-bytes.ts). */
+  ivKept: boolean[]
   credentials: (string | null)[]
   secrets: (string | null)[]
 }
 
 /** An empty WrittenPage, to add a page's rows to in id order. */
 export function emptyWrittenPage(): WrittenPage {
-  return {ids: [], reasons: [], settingsIds: [], decrypted: [], secretIn: [], credentials: [], secrets: []}
+  return {ids: [], reasons: [], settingsIds: [], createsSettings: [], decrypted: [], secretIn: [], ivKept: [], credentials: [], secrets: []}
 }
 
 /** Adds what a converted row leaves for its page's verification. */
@@ -31,9 +35,11 @@ export function addWrittenRow(page: WrittenPage, decision: RowDecision, written:
   const {row} = decision.decrypted
   page.ids.push(row.id)
   page.reasons.push(decision.reason)
-  page.settingsIds.push(decision.settingsId)
+  page.settingsIds.push(decision.settingsId ?? null)
+  page.createsSettings.push(decision.createsSettings === true)
   page.decrypted.push(decision.decrypted.ok)
   page.secretIn.push(secretHome(decision.reason, row.webhook_secret))
+  page.ivKept.push(decision.decrypted.ok && decision.decrypted.keptAsIv)
   page.credentials.push(written.credentials)
   page.secrets.push(written.secret)
 }
@@ -54,6 +60,8 @@ export interface StoredRow {
   s_id: number | null
   s_credentials: string | null
   s_webhook: string | null
+  /** 1 when the archive row keeps the legacy value's IV alone, 0 when it keeps the value verbatim. */
+  iv_kept: number
   /** What the SQL half of the verification found wrong with the row against its legacy row, or null (verify.ts). */
   legacy_problem: string | null
 }
@@ -69,6 +77,7 @@ export const STORED_ROW_FIELDS = [
   's_id',
   's_credentials',
   's_webhook',
+  'iv_kept',
   'legacy_problem',
 ] as const satisfies readonly (keyof StoredRow)[]
 
@@ -109,6 +118,7 @@ export function checkStoredPage(batch: WrittenPage, stored: PageRows<StoredRow>)
     }
     if (row.reason !== reason) fail(id, `archived as ${row.reason}, planned ${reason}`)
     if (row.legacy_problem !== null) fail(id, row.legacy_problem)
+    else if ((Number(row.iv_kept) === 1) !== batch.ivKept[index]) fail(id, 'legacy ciphertext cannot be rebuilt exactly')
     const secretIn = batch.secretIn[index]
 
     // Where the values went.
@@ -122,8 +132,9 @@ export function checkStoredPage(batch: WrittenPage, stored: PageRows<StoredRow>)
       }
       const planned = batch.settingsIds[index]
       const created = Number(row.settings_created) === 1
-      if (planned === undefined ? !created : created || settingsId !== planned) {
-        fail(id, `merged into settings row ${settingsId}, planned ${planned ?? 'a created row'}`)
+      const describe = (settings: number | null | undefined, creates: boolean) => `${creates ? 'created' : 'existing'} settings row ${settings}`
+      if (settingsId !== planned || created !== batch.createsSettings[index]) {
+        fail(id, `merged into ${describe(settingsId, created)}, planned ${describe(planned, batch.createsSettings[index]!)}`)
       }
       if (row.credentials_encrypted !== null) fail(id, 'merged row also keeps credentials in the archive')
       credentialsStored = row.s_credentials

@@ -5,7 +5,7 @@ import type {Dialect} from '../../db/database.js'
 import type {MigrationContext} from '../../migrate/types.js'
 import {tableExists} from '../../migrate/schema-inspect.js'
 import type {Kysely} from 'kysely'
-import {CONVERT_BATCH_ROWS} from './batches.js'
+import {CONVERT_BATCH_ROWS, pageRows} from './batches.js'
 import {CryptoPool} from './crypto-pool.js'
 import {assertDecryptable, type DecryptFailure} from './decrypt-legacy.js'
 import {countLegacyRows, countSettingsRows, loadLegacyPage, loadPlan, type LegacyPage} from './load.js'
@@ -13,7 +13,15 @@ import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {withMigrationPageCache} from './page-cache.js'
 import {consolidationReport, type BatchCounts} from './select-live-rows.js'
-import {captureLegacyState, makeSequenceTransactional, readSequence, saveState, stateKeys} from './state.js'
+import {
+  advanceSequenceToMaxId,
+  captureLegacyState,
+  makeSequenceTransactional,
+  nextTableId,
+  readSequence,
+  saveState,
+  stateKeys,
+} from './state.js'
 import {TABLES, type ConsolidationReport} from './types.js'
 import {assertVerified, readBackPage, type VerifyProblem} from './verify.js'
 import type {ConvertedPage} from './worker-tasks.js'
@@ -50,7 +58,10 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   const pool = key ? new CryptoPool(key, CryptoPool.sizeFor(Math.ceil(total / CONVERT_BATCH_ROWS))) : undefined
   try {
     const settingsRows = await countSettingsRows(db)
-    const planned = pool?.broadcast({task: 'plan', page: 0, plan: await loadPlan(db, dialect)})
+    const firstCreatedId = await nextTableId(db, dialect, TABLES.settings)
+    const planned = pool?.broadcast({task: 'plan', page: 0, plan: await loadPlan(db, dialect), firstCreatedId})
+    // Awaited after the pages; handled now, so a failure in between is not an unhandled rejection.
+    planned?.catch(() => {})
 
     // First write. A refusal found later (rows that do not decrypt) rolls it back with the transaction.
     const state = await captureLegacyState(db, dialect)
@@ -62,9 +73,15 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     const counts = await withMigrationPageCache(db, dialect, async () => {
       let counts: BatchCounts[] = []
       if (pool) {
-        await planned
         const archiveUndecryptable = ctx.options.archiveUndecryptable === true
-        const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable)
+        // The plan is not awaited first: a worker takes its messages in order, so it reads the plan
+        // before its first page, and this thread loads pages meanwhile. A worker that could not read it
+        // fails its pages, and the plan's own failure is the one reported.
+        const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable).catch(async (error: unknown) => {
+          await planned
+          throw error
+        })
+        await planned
         // Every row was decrypted before this refuses: the refusal names them all.
         assertDecryptable(converted.failures, total, key!, archiveUndecryptable)
         const problems = [...converted.problems, ...(await Promise.all(converted.verifying)).flat()]
@@ -76,6 +93,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
       await dropTable(db, TABLES.legacy)
       return counts
     })
+    if (counts.some((page) => page.created > 0)) await advanceSequenceToMaxId(db, dialect, TABLES.settings)
     state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
     await saveState(db, state)
     return consolidationReport(counts, settingsRows)
@@ -113,7 +131,7 @@ async function convertPages(
   let after: number | undefined
   let loadedAll = false
   const loadNext = async () => {
-    const next = loadedAll ? undefined : await loadLegacyPage(db, dialect, after, CONVERT_BATCH_ROWS)
+    const next = loadedAll ? undefined : await loadLegacyPage(db, dialect, after, pageRows(pages.length))
     if (!next) {
       loadedAll = true
       return

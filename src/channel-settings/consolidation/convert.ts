@@ -28,14 +28,14 @@ export const LEGACY_KEPT = {iv: 0, verbatim: 1} as const
 /**
  * What one archive row gets from JavaScript; every other column is copied
  * from its legacy row in SQL (write.ts):
- * [legacy id, reason, settings id (existing row) or null, settings created 0/1,
+ * [legacy id, reason, settings id (merged rows) or null, settings created 0/1,
  *  ev1 credentials or null, ev1 webhook secret or null, LEGACY_KEPT].
  */
 export type ArchiveTuple = [number, string, number | null, 0 | 1, string | null, string | null, 0 | 1]
 /** An existing settings row's computed columns: [legacy id, settings id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
 export type SettingsUpdateTuple = [number, number, string, string, string | null]
-/** A created settings row's computed columns: [legacy id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
-export type SettingsCreateTuple = [number, string, string, string | null]
+/** A created settings row's computed columns: [legacy id, settings id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
+export type SettingsCreateTuple = [number, number, string, string, string | null]
 
 /** A page's tuples as the writes take them, in legacy id order. */
 export interface PageTuples {
@@ -82,10 +82,10 @@ export function convertRow(key: EncryptionKey, decision: RowDecision, tuples: Pa
   const home = secretHome(decision.reason, secret)
   if (home === 'archive') archivedSecret = encryptField(key, secret!, archiveWebhookContext(id, tenantId, channel))
   else if (home === 'settings') settingsSecret = encryptField(key, secret!, settingsWebhookContext(tenantId, channel))
-  const settingsId = decision.settingsId
-  if (settingsId === undefined) tuples.created.push([id, config, credentials, settingsSecret])
+  const settingsId = decision.settingsId!
+  if (decision.createsSettings) tuples.created.push([id, settingsId, config, credentials, settingsSecret])
   else tuples.updated.push([id, settingsId, config, credentials, settingsSecret])
-  tuples.archive.push([id, 'merged', settingsId ?? null, settingsId === undefined ? 1 : 0, null, archivedSecret, kept])
+  tuples.archive.push([id, 'merged', settingsId, decision.createsSettings ? 1 : 0, null, archivedSecret, kept])
   return {credentials, secret: settingsSecret ?? archivedSecret}
 }
 

@@ -1,15 +1,38 @@
 import {MigrationError} from '../../errors/engage-error.js'
 import {ARCHIVE_REASONS, type ArchiveReason, type ConsolidationReport, type DecryptedRow, type RowDecision} from './types.js'
 
-/** What the plan (load.ts loadPlan) says of one legacy row: [id, live 0/1, tenant exists 0/1, the pair's settings row id or null]. */
-export type PlannedRow = readonly [id: number, live: number, tenantExists: number, settingsId: number | null]
+/**
+ * What the plan says of one legacy row: load.ts loadPlan's
+ * [id, live 0/1, tenant exists 0/1, the pair's settings row id or null],
+ * completed by parsePlan with [settings id it merges into, creates 0/1].
+ */
+export type PlannedRow = readonly [id: number, live: number, tenantExists: number, settingsId: number | null, creates?: 0 | 1]
 
 /** The plan by legacy id. */
 export type Plan = ReadonlyMap<number, PlannedRow>
 
-export function parsePlan(json: string): Plan {
-  const plan = new Map<number, PlannedRow>()
-  for (const row of JSON.parse(json) as PlannedRow[]) plan.set(Number(row[0]), row)
+/**
+ * Reads loadPlan's JSON and gives each pair that gets a new settings row its
+ * id: from `firstCreatedId` on, in legacy id order, as the table's sequence
+ * would have handed them out. Knowing them up front spares the archive a
+ * lookup per created row and lets the verification check the exact row. A
+ * live row that turns out not to decrypt (archived with
+ * --archive-undecryptable) creates nothing and leaves its id unused.
+ */
+export function parsePlan(json: string, firstCreatedId: number): Plan {
+  const plan = new Map<number, [number, number, number, number | null, (0 | 1)?]>()
+  const creating: number[] = []
+  for (const row of JSON.parse(json) as [number, number, number, number | null][]) {
+    const id = Number(row[0])
+    plan.set(id, row)
+    if (row[1] === 1 && row[2] === 1 && row[3] === null) creating.push(id)
+  }
+  creating.sort((a, b) => a - b)
+  for (let index = 0; index < creating.length; index++) {
+    const row = plan.get(creating[index]!)!
+    row[3] = firstCreatedId + index
+    row[4] = 1
+  }
   return plan
 }
 
@@ -48,7 +71,7 @@ export function decideRow(entry: DecryptedRow, plan: Plan, counts: BatchCounts):
   const planned = plan.get(row.id)
   // The tables are locked from before the plan to the commit, so no row can be missing from it.
   if (!planned) throw new MigrationError(`Legacy row ${row.id} is not in the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
-  const [, live, tenantExists, plannedSettingsId] = planned
+  const [, live, tenantExists, plannedSettingsId, creates] = planned
   let decision: RowDecision
   if (!entry.ok) {
     decision = {decrypted: entry, reason: 'undecryptable'}
@@ -56,9 +79,8 @@ export function decideRow(entry: DecryptedRow, plan: Plan, counts: BatchCounts):
   } else if (tenantExists === 0) decision = {decrypted: entry, reason: 'orphaned'}
   else if (live === 0) decision = {decrypted: entry, reason: 'superseded'}
   else {
-    const settingsId = plannedSettingsId ?? undefined
-    decision = {decrypted: entry, reason: 'merged', settingsId}
-    if (settingsId === undefined) counts.created++
+    decision = {decrypted: entry, reason: 'merged', settingsId: plannedSettingsId!, createsSettings: creates === 1}
+    if (decision.createsSettings) counts.created++
     else counts.intoExisting++
   }
   counts.byReason[decision.reason]++

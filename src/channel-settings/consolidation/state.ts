@@ -56,6 +56,36 @@ export function sequenceAtLeast(dialect: Dialect, value: string | null, maxId: n
 }
 
 /**
+ * The id the table's next row gets when it is inserted without one: past its
+ * sequence (SQLite: AUTOINCREMENT's sqlite_sequence) and past its largest id,
+ * so ids handed out from here collide with none.
+ */
+export async function nextTableId(db: Kysely<any>, dialect: Dialect, table: string): Promise<number> {
+  const position = await readSequence(db, dialect, table)
+  const {rows} = await sql<{max: number | string | null}>`SELECT MAX(id) AS max FROM ${sql.table(table)}`.execute(db)
+  const maxId = Number(rows[0]?.max ?? 0)
+  let next = 1
+  if (dialect === 'sqlite') next = position === null ? 1 : Number(position) + 1
+  else if (position !== null) {
+    const {lastValue, isCalled} = JSON.parse(position) as {lastValue: string; isCalled: boolean}
+    next = isCalled ? Number(lastValue) + 1 : Number(lastValue)
+  }
+  return Math.max(next, maxId + 1)
+}
+
+/**
+ * After rows were inserted with ids from nextTableId: the sequence moves on
+ * to the largest id, as if they had been taken from it, so the next row
+ * inserted without an id does not collide. SQLite's AUTOINCREMENT does this
+ * itself.
+ */
+export async function advanceSequenceToMaxId(db: Kysely<any>, dialect: Dialect, table: string): Promise<void> {
+  if (dialect === 'sqlite') return
+  const name = await postgresSequenceName(db, table)
+  await sql`SELECT setval(CAST(${name} AS regclass), (SELECT MAX(id) FROM ${sql.table(table)}))`.execute(db)
+}
+
+/**
  * PostgreSQL sequences ignore ROLLBACK, so a dry run or a failed run that
  * inserts rows would leave the identity sequence moved. `ALTER ... RESTART`
  * gives the sequence new storage inside the transaction; every later

@@ -143,8 +143,10 @@ export type DecryptedRow =
 export interface RowDecision {
   decrypted: DecryptedRow
   reason: ArchiveReason
-  /** For 'merged': the existing settings row, or undefined when 0002 creates one. */
+  /** For 'merged': the settings row it merges into, existing or created by 0002 (select-live-rows.ts parsePlan). */
   settingsId?: number
+  /** For 'merged': whether 0002 creates that settings row. */
+  createsSettings?: boolean
 }
 
 /** One row of `tenant_channel_credentials_archive`. */

@@ -19,12 +19,14 @@ const legacy = `"${TABLES.legacy}"`
  * (`a`, with its legacy row `l` and settings row `s`), comparing stored
  * bytes with stored bytes: the archive row's copied columns equal its legacy
  * row's; its legacy value is kept so `down` gives back the exact bytes —
- * verbatim, or, for a row that decrypted and is lower-case hex, as its own IV
- * (legacy-bytes.ts: with the plaintext checkStoredPage proves the new
- * envelope decrypts to, that IV re-encrypts to the stored value, so no legacy
- * re-encryption is needed to prove it); and a merged row's settings row is of
- * the same tenant and channel and carries its sender, webhook URL and
- * verification fields. NULL when all holds, else why not.
+ * verbatim, or as its own IV (a row that decrypted only; with the plaintext
+ * the new envelope is proved to decrypt to, that IV re-encrypts to the stored
+ * value when it is lower-case hex, legacy-bytes.ts); and a merged row's
+ * settings row is of the same tenant and channel and carries its sender,
+ * webhook URL and verification fields. NULL when all holds, else why not.
+ * Whether the IV alone may be kept (the value is lower-case) is the worker's
+ * to check, from the value it decrypted, against `iv_kept`: SQL's lower()
+ * over every legacy value cost PostgreSQL a third of the read-back.
  */
 function legacyProblem(dialect: Dialect): string {
   // Null-safe equality (SQLite's IS, PostgreSQL's IS NOT DISTINCT FROM), so no comparison below is ever NULL.
@@ -40,9 +42,8 @@ function legacyProblem(dialect: Dialect): string {
     'a.created_at = l.created_at',
     'a.updated_at = l.updated_at',
   ].join(' AND ')
-  const legacyKept = `CASE WHEN a.reason <> 'undecryptable' AND l.credentials_encrypted = lower(l.credentials_encrypted)
-      THEN ${same('a.legacy_iv', 'substr(l.credentials_encrypted, 1, 32)')} AND a.legacy_ciphertext IS NULL
-      ELSE ${same('a.legacy_ciphertext', 'l.credentials_encrypted')} AND a.legacy_iv IS NULL END`
+  const legacyKept = `CASE WHEN a.legacy_iv IS NULL THEN ${same('a.legacy_ciphertext', 'l.credentials_encrypted')}
+      ELSE a.reason <> 'undecryptable' AND a.legacy_ciphertext IS NULL AND a.legacy_iv = substr(l.credentials_encrypted, 1, 32) END`
   const settingsSame = [
     's.tenant_id = l.tenant_id',
     's.channel = l.channel',
@@ -71,6 +72,7 @@ function storedColumns(dialect: Dialect): PageColumn[] {
     ['s_id', 's.id'],
     ['s_credentials', 's.credentials_encrypted'],
     ['s_webhook', 's.webhook_secret_encrypted'],
+    ['iv_kept', 'CASE WHEN a.legacy_iv IS NULL THEN 0 ELSE 1 END'],
     ['legacy_problem', legacyProblem(dialect)],
   ]
 }

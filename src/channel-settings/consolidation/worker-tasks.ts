@@ -36,9 +36,9 @@ export class PageCrypto {
 
   constructor(private readonly key: EncryptionKey) {}
 
-  /** Takes the plan (loadPlan's JSON): what each legacy row is. */
-  plan(plan: string): void {
-    this.planned = parsePlan(plan)
+  /** Takes the plan (loadPlan's JSON): what each legacy row is; created settings rows take ids from `firstCreatedId`. */
+  plan(plan: string, firstCreatedId: number): void {
+    this.planned = parsePlan(plan, firstCreatedId)
   }
 
   /**
@@ -77,14 +77,14 @@ export class PageCrypto {
 
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
-  | {task: 'plan'; page: number; plan: string}
+  | {task: 'plan'; page: number; plan: string; firstCreatedId: number}
   | {task: 'convert'; page: number; rows: PageRows<PageRow>}
   | {task: 'verify'; page: number; stored: PageRows<StoredRow>}
 
 export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | void {
   switch (message.task) {
     case 'plan':
-      return crypto.plan(message.plan)
+      return crypto.plan(message.plan, message.firstCreatedId)
     case 'convert':
       return crypto.convert(message.page, message.rows)
     case 'verify':

@@ -118,23 +118,32 @@ export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, 
   )
 }
 
-const CREATE_COLUMNS: readonly JsonColumn[] = [{name: 'legacy_id', integer: true}, {name: 'config'}, {name: 'credentials'}, {name: 'secret'}]
+const CREATE_COLUMNS: readonly JsonColumn[] = [
+  {name: 'legacy_id', integer: true},
+  {name: 'settings_id', integer: true},
+  {name: 'config'},
+  {name: 'credentials'},
+  {name: 'secret'},
+]
 
 /**
  * Creates the settings rows of pairs that had credentials but no settings:
- * disabled (the operator enables them), sender unset; in legacy id order, so
- * the new ids follow it.
+ * disabled (the operator enables them), sender unset, with the ids the plan
+ * gave them (select-live-rows.ts parsePlan), which follow legacy id order.
+ * OVERRIDING SYSTEM VALUE lets an explicit id into a GENERATED ALWAYS
+ * identity too (for BY DEFAULT and serial it changes nothing); the sequence
+ * is moved past them afterwards (state.ts).
  */
 export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, rows: string | null): Promise<void> {
   if (rows === null) return
   await execute(
     db,
-    `INSERT INTO ${settings} (tenant_id, channel, provider, is_enabled, created_at, updated_at, provider_config_json,
+    `INSERT INTO ${settings} (id, tenant_id, channel, provider, is_enabled, created_at, updated_at, provider_config_json,
       credentials_encrypted, messaging_service_sid, webhook_url, webhook_secret_encrypted, is_verified, verified_at, verification_error)
-    SELECT l.tenant_id, l.channel, l.provider, 0, l.created_at, l.updated_at, j.config,
+    ${dialect === 'postgres' ? 'OVERRIDING SYSTEM VALUE' : ''}
+    SELECT j.settings_id, l.tenant_id, l.channel, l.provider, 0, l.created_at, l.updated_at, j.config,
       j.credentials, l.messaging_service_sid, l.webhook_url, j.secret, l.is_verified, ${VERIFIED_AT}, l.verification_error
-    FROM ${jsonRows(dialect, placeholder(dialect, 1), CREATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
-    ORDER BY l.id`,
+    FROM ${jsonRows(dialect, placeholder(dialect, 1), CREATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id`,
     [rows],
   )
 }
@@ -168,8 +177,7 @@ export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows:
       CASE WHEN j.kept = 0 THEN substr(l.credentials_encrypted, 1, 32) END,
       CASE WHEN j.kept = 1 THEN l.credentials_encrypted END,
       j.reason,
-      CASE WHEN j.created = 1 THEN (SELECT s.id FROM ${settings} AS s WHERE s.tenant_id = l.tenant_id AND s.channel = l.channel)
-        ELSE j.settings_id END,
+      j.settings_id,
       j.created, CAST(${placeholder(dialect, 1)} AS TEXT)
     FROM ${jsonRows(dialect, placeholder(dialect, 2), ARCHIVE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.id`,
     [archivedAt, rows],

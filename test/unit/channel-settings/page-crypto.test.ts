@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {afterEach, describe, expect, it} from 'vitest'
 import {checkRowEnvelopes} from '../../../src/channel-settings/consolidation/check-envelopes.js'
-import {convertRow, type PageTuples, type RowEnvelopes} from '../../../src/channel-settings/consolidation/convert.js'
+import {convertRow, LEGACY_KEPT, type PageTuples, type RowEnvelopes} from '../../../src/channel-settings/consolidation/convert.js'
 import {CryptoPool} from '../../../src/channel-settings/consolidation/crypto-pool.js'
 import {decryptLegacyRow} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
 import {decideRow, emptyCounts, parsePlan} from '../../../src/channel-settings/consolidation/select-live-rows.js'
@@ -57,7 +57,7 @@ const storedJson = (writes: ConvertedPage['writes']) => tuplesJson(storedRows(wr
 function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
   const updated = JSON.parse(writes.updated!) as [number, number, string, string, string | null][]
   const archive = JSON.parse(writes.archive!) as [number, string, number | null, number, string | null, string | null, number][]
-  return archive.map(([id, reason, settingsId, created, credentials, secret]): StoredRow => {
+  return archive.map(([id, reason, settingsId, created, credentials, secret, kept]): StoredRow => {
       const merged = updated.find((row) => row[0] === id)
       return {
         id,
@@ -69,6 +69,7 @@ function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
         s_id: merged ? settingsId : null,
         s_credentials: merged?.[3] ?? null,
         s_webhook: merged?.[4] ?? null,
+        iv_kept: kept === LEGACY_KEPT.iv ? 1 : 0,
         legacy_problem: null,
       }
     })
@@ -76,7 +77,7 @@ function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
 
 /** Each row of the page decided and re-encrypted, as the worker does before checking its envelopes. */
 function convertedRows(): {decision: RowDecision; written: RowEnvelopes}[] {
-  const plan = parsePlan(PLAN)
+  const plan = parsePlan(PLAN, 100)
   const counts = emptyCounts()
   const tuples: PageTuples = {archive: [], updated: [], created: []}
   return pageRows().map(({credentials_encrypted: stored, ...row}) => {
@@ -101,7 +102,7 @@ function flipped(envelope: string): string {
 describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN)
+    crypto.plan(PLAN, 100)
     const {writes, counts, failures, problems} = crypto.convert(0, pageJson())
 
     expect(failures).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
@@ -118,7 +119,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('names the row whose stored envelope differs by one byte from the one written', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN)
+    crypto.plan(PLAN, 100)
     const {writes} = crypto.convert(0, pageRows())
     const credentials = (JSON.parse(writes.updated!) as string[][])[0]![3]!
     const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
@@ -128,12 +129,26 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('passes on what the SQL half of the verification found, for the row it found it on', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN)
+    crypto.plan(PLAN, 100)
     const stored = storedRows(crypto.convert(0, pageRows()).writes).map((row) =>
       row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
     )
 
     expect(crypto.verify(0, stored)).toEqual([{id: 1, problem: 'archive row differs from the legacy row'}])
+  })
+
+  it('names the row whose archive keeps its legacy value otherwise than the worker decided (IV alone or verbatim)', () => {
+    const crypto = new PageCrypto(key)
+    crypto.plan(PLAN, 100)
+    const stored = storedRows(crypto.convert(0, pageRows()).writes)
+    // Row 2 decrypted and is lower-case hex, so its IV alone is archived; row 3 did not decrypt, so it is kept verbatim.
+    expect(stored.map((row) => [row.id, row.iv_kept])).toEqual([[1, 1], [2, 1], [3, 0]])
+    const swapped = stored.map((row) => (row.id === 1 ? row : {...row, iv_kept: 1 - row.iv_kept}))
+
+    expect(crypto.verify(0, swapped)).toEqual([
+      {id: 2, problem: 'legacy ciphertext cannot be rebuilt exactly'},
+      {id: 3, problem: 'legacy ciphertext cannot be rebuilt exactly'},
+    ])
   })
 
   it('names the row whose computed credentials do not decrypt to its legacy plaintext', () => {
@@ -160,13 +175,13 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('refuses a step out of order rather than guessing', () => {
     const crypto = new PageCrypto(key)
     expect(() => crypto.convert(0, pageRows())).toThrow(/before the plan/)
-    crypto.plan(PLAN)
+    crypto.plan(PLAN, 100)
     expect(() => crypto.verify(0, '[]')).toThrow(/before its conversion/)
   })
 
   it('refuses a row the plan does not know rather than guessing its fate', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(JSON.stringify([[1, 0, 1, 7]]))
+    crypto.plan(JSON.stringify([[1, 0, 1, 7]]), 100)
     expect(() => crypto.convert(0, pageRows())).toThrow(/Legacy row 2 is not in the plan/)
   })
 })
@@ -180,7 +195,7 @@ describe('consolidation crypto pool (worker threads)', () => {
 
   it('runs a page through convert (decrypt and encrypt) and verify in its worker', async () => {
     pool = new CryptoPool(key, 2)
-    await pool.broadcast({task: 'plan', page: 0, plan: PLAN})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100})
     const encrypted = await pool.run<ConvertedPage>({task: 'convert', page: 1, rows: pageJson()})
     const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
 
@@ -192,7 +207,7 @@ describe('consolidation crypto pool (worker threads)', () => {
   it('reports a worker\'s failure with its code and without quoting the input', async () => {
     pool = new CryptoPool(key, 1)
     const secret = 'whsec_do_not_print_me'
-    await pool.broadcast({task: 'plan', page: 0, plan: PLAN})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100})
 
     const failure = await pool.run({task: 'convert', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
 
