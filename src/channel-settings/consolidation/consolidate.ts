@@ -25,7 +25,7 @@ import {
 import {TABLES, type ConsolidationReport} from './types.js'
 import {assertVerified, readBackPage, type VerifyProblem} from './verify.js'
 import type {ConvertedPage} from './worker-tasks.js'
-import {writePage} from './write.js'
+import {releaseLegacyPage, writePage} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -86,7 +86,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
         assertDecryptable(converted.failures, total, key!, archiveUndecryptable)
         const problems = [...converted.problems, ...(await Promise.all(converted.verifying)).flat()]
         logger.debug(`consolidation: verified ${total}/${total}`)
-        await assertVerified(db, problems, total)
+        await assertVerified(db, problems, total, converted.released)
         counts = converted.counts
       }
       // Inside: with the migration's page cache, the pages secure_delete zeroes stay in memory until the commit.
@@ -110,8 +110,8 @@ const PAGES_AHEAD = 2
  * a page and hands it to its worker, which decrypts it, re-encrypts it and
  * checks the envelopes it computed (`convert`), while this thread writes the
  * pages before it, reads each back and hands that to the worker to check
- * against what it wrote (`verify`). The cryptography and the
- * database work run side by side throughout.
+ * against what it wrote (`verify`), and (SQLite) deletes its legacy rows.
+ * The cryptography and the database work run side by side throughout.
  *
  * A row that does not decrypt and may not be archived stops the writes (the
  * transaction will roll back) but not the conversion: every page is still
@@ -125,7 +125,7 @@ async function convertPages(
   logger: Logger,
   total: number,
   archiveUndecryptable: boolean,
-): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]; problems: VerifyProblem[]}> {
+): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]; problems: VerifyProblem[]; released: number}> {
   const archivedAt = new Date().toISOString()
   const pages: {rows: LegacyPage; converted: Promise<ConvertedPage>}[] = []
   let after: number | undefined
@@ -145,6 +145,7 @@ async function convertPages(
   const verifying: Promise<VerifyProblem[]>[] = []
   const problems: VerifyProblem[] = []
   let writing = true
+  let released = 0
   let done = 0
   for (let page = 0; ; page++) {
     while (!loadedAll && pages.length <= page + PAGES_AHEAD) await loadNext()
@@ -159,10 +160,11 @@ async function convertPages(
       await writePage(db, dialect, converted.writes, archivedAt)
       counts.push(converted.counts)
       const stored = await readBackPage(db, dialect, current.rows.first, current.rows.last)
+      released += await releaseLegacyPage(db, dialect, current.rows.first, current.rows.last)
       verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
     }
     done += current.rows.rows
     logger.debug(`consolidation: converted ${done}/${total}`)
   }
-  return {failures, counts, verifying, problems}
+  return {failures, counts, verifying, problems, released}
 }
