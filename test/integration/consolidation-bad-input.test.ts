@@ -148,7 +148,10 @@ describe.each(DIALECTS)('channel-settings consolidation refuses bad input on %s'
     const reference = await up(clean, env)
 
     expect(interrupted.signal).toBe('SIGKILL')
-    expect(interrupted.stderr).toMatch(/consolidation: converted 5000\/20000/)
+    // Killed after the first page was written, before the last.
+    const converted = Number(/consolidation: converted (\d+)\/20000/.exec(interrupted.stderr)?.[1])
+    expect(converted).toBeGreaterThan(0)
+    expect(converted).toBeLessThan(20_000)
     expect(interrupted.stderr).not.toMatch(/Applied 0002/)
     expect(afterKill).toEqual(before)
     expect(rerun.code, rerun.stderr).toBe(0)

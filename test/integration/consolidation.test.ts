@@ -120,6 +120,25 @@ describe.each(DIALECTS)('channel-settings consolidation (0002) on %s', (dialect)
     expect(tables.map((row) => row.name)).not.toContain('tenant_channel_credentials_v2')
   })
 
+  it('created settings rows take the next ids in legacy id order, and the next row inserted after up gets the id after them', async () => {
+    const result = await migrate(['up', '--json'])
+    expect(result.code, result.stderr).toBe(0)
+
+    const db = (await open()).db
+    const archive = await db.selectFrom('tenant_channel_credentials_archive').select(['id', 'settings_id']).where('settings_created', '=', 1).orderBy('id').execute()
+    const createdIds = archive.map((row) => Number(row.settings_id))
+    expect(createdIds).toHaveLength(fixture.credentials.filter((row) => row.into === 'created').length)
+    expect(createdIds).toEqual(createdIds.map((_, index) => createdIds[0]! + index))
+    expect(createdIds[0]).toBeGreaterThan(8)
+    await db.insertInto('tenants').values({id: 'ten_after', slug: 'after', name: 'After', created_at: '2026-01-01T00:00:00.000Z'}).execute()
+    const inserted = await db
+      .insertInto('tenant_channel_settings')
+      .values({tenant_id: 'ten_after', channel: 'sms', provider: 'twilio', created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z'})
+      .returning('id')
+      .executeTakeFirstOrThrow()
+    expect(Number(inserted.id)).toBe(createdIds.at(-1)! + 1)
+  })
+
   it('dry run prints the same report as the real run and changes nothing', async () => {
     const before = await dump()
 
