@@ -8,6 +8,7 @@
 import {createCipheriv, createDecipheriv, randomBytes} from 'node:crypto'
 import {keyIdOf, type EncryptionKey} from '../src/crypto/encryption-key.js'
 import {decryptField, encryptField} from '../src/crypto/envelope.js'
+import {median} from './support/median.js'
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 0.5
 const raw = randomBytes(32)
@@ -54,7 +55,6 @@ function compare(envelopeWork: () => unknown, bareWork: () => unknown): [number,
     a.push(measure(envelopeWork))
     b.push(measure(bareWork))
   }
-  const median = (values: number[]) => values.sort((x, y) => x - y)[Math.floor(values.length / 2)]!
   return [median(a), median(b)]
 }
 

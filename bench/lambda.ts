@@ -16,12 +16,12 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {buildAllLambdas} from '../src/lambda/build-all.js'
+import {median} from './support/median.js'
 
 const RUNS = Math.max(15, Number(process.argv[2]) || 21)
 const ZIP_TARGET_BYTES = 1024 * 1024
 const IMPORT_TARGET_MS = 150
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const ms = (value: number) => `${value.toFixed(1)} ms`
 
 /** Wall time of one fresh node process running `args`, in `cwd`, with nothing but PATH in its environment. */

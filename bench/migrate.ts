@@ -23,12 +23,9 @@
  *   node --import tsx bench/migrate.ts [--rows 100000] [--tenants 50000] [--dialect sqlite|postgres|both] [--rounds 3]
  */
 import {execFileSync} from 'node:child_process'
-import {copyFileSync, rmSync} from 'node:fs'
-import {join} from 'node:path'
 import {cpus, loadavg} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {sql} from 'kysely'
-import pg from 'pg'
 import {silentLogger} from '../src/cli/logger.js'
 import {Settings} from '../src/config/env.js'
 import {parseEncryptionKey} from '../src/crypto/encryption-key.js'
@@ -37,8 +34,9 @@ import {decryptLegacy} from '../src/crypto/legacy-cbc.js'
 import {inWriteTransaction, openDatabase, type Dialect} from '../src/db/database.js'
 import {createMigrator} from '../src/migrate/migrator.js'
 import {sourceWorkerScript} from '../src/channel-settings/consolidation/crypto-pool.js'
-import {createTestDatabase, POSTGRES_ADMIN_URL, type TestDatabase} from '../test/support/databases.js'
+import {createTestDatabase, type TestDatabase} from '../test/support/databases.js'
 import {generateLegacyDatabase} from '../test/support/legacy-generator.js'
+import {median} from './support/median.js'
 
 const argument = (name: string, fallback: string) => {
   const at = process.argv.indexOf(`--${name}`)
@@ -133,38 +131,6 @@ function inChild(kind: string, url: string, key: string): Measurement {
   return JSON.parse(output.trim().split('\n').at(-1)!) as Measurement
 }
 
-/** A copy of the generated database for one migration run (the migration changes what it runs on). */
-interface Clone {
-  url: string
-  dispose(): Promise<void>
-}
-
-/** Clones a closed database: a file copy on SQLite, `CREATE DATABASE … TEMPLATE` on PostgreSQL. */
-async function cloneDatabase(source: TestDatabase, index: number): Promise<Clone> {
-  if (source.dialect === 'sqlite') {
-    const path = join(source.dir, `clone-${index}.db`)
-    copyFileSync(source.url.replace(/^sqlite:/, ''), path)
-    return {url: `sqlite:${path}`, dispose: async () => rmSync(path, {force: true})}
-  }
-  const sourceName = new URL(source.url).pathname.slice(1)
-  const name = `${sourceName}_clone_${index}`
-  const admin = async (statement: string) => {
-    const client = new pg.Client({connectionString: POSTGRES_ADMIN_URL})
-    await client.connect()
-    try {
-      await client.query(statement)
-    } finally {
-      await client.end()
-    }
-  }
-  await admin(`CREATE DATABASE ${name} TEMPLATE ${sourceName}`)
-  const url = new URL(source.url)
-  url.pathname = `/${name}`
-  return {url: url.toString(), dispose: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)}
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-
 /** The median of each figure over the rounds (peak RSS: the largest), with the range of the seconds. */
 function summary(measurements: Measurement[]): Measurement & {range: string} {
   const seconds = measurements.map((m) => m.seconds)
@@ -183,14 +149,15 @@ function summary(measurements: Measurement[]): Measurement & {range: string} {
  */
 async function benchDialect(dialect: Dialect, rows: number, tenants: number, rounds: number): Promise<void> {
   const testDatabase = await createTestDatabase(dialect)
-  const clones: Clone[] = []
+  // One copy of the generated database per migration run (the migration changes what it runs on).
+  const clones: TestDatabase[] = []
   try {
     const database = await testDatabase.open({create: true})
     const generationStarted = performance.now()
     const generated = await generateLegacyDatabase(database, {tenants, v2Rows: rows})
     await database.close()
     const generation = (performance.now() - generationStarted) / 1000
-    for (let round = 0; round < rounds; round++) clones.push(await cloneDatabase(testDatabase, round))
+    for (let round = 0; round < rounds; round++) clones.push(await createTestDatabase(dialect, testDatabase))
     const copies: Measurement[] = []
     const cryptos: Measurement[] = []
     const migrations: Measurement[] = []

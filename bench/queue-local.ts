@@ -6,18 +6,15 @@
  *
  *   node --import tsx bench/queue-local.ts [sqlite|postgres ...]
  */
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import pg from 'pg'
 import {silentLogger} from '../src/cli/logger.js'
 import {Settings} from '../src/config/env.js'
-import {openDatabase, type Database, type Dialect} from '../src/db/database.js'
+import type {Database, Dialect} from '../src/db/database.js'
 import {createMigrator} from '../src/migrate/migrator.js'
 import {LocalQueue} from '../src/queue/local/local-queue.js'
 import type {QueueMessage} from '../src/queue/message-queue.js'
+import {createTestDatabase} from '../test/support/databases.js'
+import {median} from './support/median.js'
 
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const ENQUEUE_BATCH = 1000
 const DRAIN = 10_000
 
@@ -29,42 +26,18 @@ function campaignMessages(count: number, offset = 0): QueueMessage[] {
   }))
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const fmt = (n: number) => n.toLocaleString('en-US', {maximumFractionDigits: 1})
 
 async function withDatabase(dialect: Dialect, work: (database: Database) => Promise<void>): Promise<void> {
-  let url: string
-  let cleanup: () => Promise<void>
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'engage-bench-'))
-    url = `sqlite:${join(dir, 'bench.db')}`
-    cleanup = async () => rmSync(dir, {recursive: true, force: true})
-  } else {
-    const name = `engage_bench_${process.pid}_${Date.now().toString(36)}`
-    const admin = async (text: string) => {
-      const client = new pg.Client({connectionString: ADMIN_URL})
-      await client.connect()
-      try {
-        await client.query(text)
-      } finally {
-        await client.end()
-      }
-    }
-    await admin(`CREATE DATABASE ${name}`)
-    const target = new URL(ADMIN_URL)
-    target.pathname = `/${name}`
-    url = target.toString()
-    cleanup = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  }
-  const database = await openDatabase(url, {create: true})
+  const testDatabase = await createTestDatabase(dialect)
   try {
+    const database = await testDatabase.open({create: true})
     const settings = new Settings({ENCRYPTION_KEY: '11'.repeat(32)}, {})
     const run = await createMigrator({database, settings, logger: silentLogger}).up()
     if (run.error) throw run.error
     await work(database)
   } finally {
-    await database.close()
-    await cleanup()
+    await testDatabase.dispose()
   }
 }
 

@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {copyFileSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import pg from 'pg'
@@ -25,8 +25,10 @@ export interface TestDatabase {
  * A fresh, empty database of the given dialect: a new SQLite file path in a
  * temp folder, or a new PostgreSQL database on the local server. PostgreSQL
  * is required: if it is unreachable this throws, and the suite fails.
+ * With `template` (of the same dialect, every connection to it closed), a
+ * copy of it instead: its file copied, or `CREATE DATABASE … TEMPLATE`.
  */
-export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase> {
+export async function createTestDatabase(dialect: Dialect, template?: TestDatabase): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'engage-test-'))
   const opened: Database[] = []
   const track = async (url: string, create: boolean) => {
@@ -35,7 +37,9 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     return database
   }
   if (dialect === 'sqlite') {
-    const url = `sqlite:${join(dir, 'engage.db')}`
+    const path = join(dir, 'engage.db')
+    if (template) copyFileSync(template.url.replace(/^sqlite:/, ''), path)
+    const url = `sqlite:${path}`
     return {
       dialect,
       url,
@@ -48,7 +52,8 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     }
   }
   const name = `engage_test_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-  await withAdmin((client) => client.query(`CREATE DATABASE ${name}`))
+  const from = template ? ` TEMPLATE ${new URL(template.url).pathname.slice(1)}` : ''
+  await withAdmin((client) => client.query(`CREATE DATABASE ${name}${from}`))
   const admin = new URL(POSTGRES_ADMIN_URL)
   admin.pathname = `/${name}`
   const url = admin.toString()
