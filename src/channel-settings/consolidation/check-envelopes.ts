@@ -24,10 +24,10 @@ function tryDecrypt(key: EncryptionKey, envelope: string, context: FieldContext)
  * envelope computed for the legacy row decrypts, under the context of the
  * table and row it is written to, to the row's legacy plaintext
  * (credentials) and legacy webhook secret (NULL and '' kept apart); what is
- * wrong goes to `problems`. That the
- * database stored exactly these envelopes, in the planned rows, is
- * checkStoredPage's to prove, from what it reads back: together, what is
- * stored decrypts to what the legacy rows held.
+ * wrong goes to `problems`. That the database stored exactly these
+ * envelopes, in the planned rows, is checkStoredPage's to prove, from what
+ * it reads back: together, what is stored decrypts to what the legacy rows
+ * held.
  */
 export function checkRowEnvelopes(key: EncryptionKey, decision: RowDecision, written: RowEnvelopes, problems: VerifyProblem[]): void {
   const {row} = decision.decrypted

@@ -36,12 +36,16 @@ export function addWrittenRow(page: WrittenPage, decision: RowDecision, written:
   page.ids.push(row.id)
   page.reasons.push(decision.reason)
   page.settingsIds.push(decision.settingsId ?? null)
-  page.createsSettings.push(decision.createsSettings === true)
+  page.createsSettings.push(decision.createsSettings)
   page.decrypted.push(decision.decrypted.ok)
   page.secretIn.push(secretHome(decision.reason, row.webhook_secret))
   page.ivKept.push(decision.decrypted.ok && decision.decrypted.keptAsIv)
   page.credentials.push(written.credentials)
   page.secrets.push(written.secret)
+}
+
+function describeSettingsRow(id: number | null | undefined, created: boolean): string {
+  return `${created ? 'created' : 'existing'} settings row ${id}`
 }
 
 /*
@@ -132,9 +136,8 @@ export function checkStoredPage(batch: WrittenPage, stored: PageRows<StoredRow>)
       }
       const planned = batch.settingsIds[index]
       const created = Number(row.settings_created) === 1
-      const describe = (settings: number | null | undefined, creates: boolean) => `${creates ? 'created' : 'existing'} settings row ${settings}`
       if (settingsId !== planned || created !== batch.createsSettings[index]) {
-        fail(id, `merged into ${describe(settingsId, created)}, planned ${describe(planned, batch.createsSettings[index]!)}`)
+        fail(id, `merged into ${describeSettingsRow(settingsId, created)}, planned ${describeSettingsRow(planned, batch.createsSettings[index]!)}`)
       }
       if (row.credentials_encrypted !== null) fail(id, 'merged row also keeps credentials in the archive')
       credentialsStored = row.s_credentials

@@ -89,7 +89,8 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
         await assertVerified(db, problems, total, converted.released)
         counts = converted.counts
       }
-      // Inside: with the migration's page cache, the pages secure_delete zeroes stay in memory until the commit.
+      // Inside the page cache's scope, so whatever secure_delete zeroes here stays in memory until the commit
+      // (on SQLite the table is empty by now: releaseLegacyPage deleted its rows page by page).
       await dropTable(db, TABLES.legacy)
       return counts
     })

@@ -20,9 +20,9 @@ export async function countSettingsRows(db: Kysely<any>): Promise<number> {
 
 /**
  * The plan, computed by the database in one pass before the first write: for
- * every legacy row, `[id, live, tenant exists, settings id]` (plan.ts
- * PlannedRow), as one JSON array in no particular order that the workers
- * parse. The live row of each (tenant, channel) pair is its newest
+ * every legacy row, `[id, live, tenant exists, settings id]`, as one JSON
+ * array in no particular order that the workers parse (select-live-rows.ts
+ * parsePlan). The live row of each (tenant, channel) pair is its newest
  * `updated_at`, then highest id. Timestamps compare as bytes (SQLite's BINARY
  * collation; PostgreSQL's "C"), as the backend's `ORDER BY updated_at DESC,
  * id DESC` on SQLite does. Liveness does not depend on whether a row

@@ -7,7 +7,7 @@ import type {Dialect} from '../../db/database.js'
  * 256 MiB, as SQLite's negative cache_size means KiB (the default is 2 MiB):
  * room for every page 0002 dirties at 100,000 legacy rows (about 130 MiB:
  * the archive, the grown settings rows and the legacy pages secure_delete
- * zeroes), so none is written to the WAL and read back before the commit.
+ * zeroes as 0002 releases them), so none is written to the WAL and read back before the commit.
  * The cache fills only as pages are used.
  */
 const MIGRATION_CACHE_KIB = 262_144
@@ -16,9 +16,9 @@ const MIGRATION_CACHE_KIB = 262_144
  * Runs `work` with a larger SQLite page cache on the migration's connection,
  * then puts the previous size back. 0002 updates settings rows in legacy-row
  * order, which is random across the settings table, reads back what it wrote
- * and zeroes the dropped legacy table's pages: with a small cache, dirty
- * pages spill to the WAL mid-transaction and are read back and written
- * again (with 64 MiB, the drop alone took three times as long). PostgreSQL:
+ * and zeroes the legacy pages it releases: with a small cache, dirty pages
+ * spill to the WAL mid-transaction and are read back and written again
+ * (with 64 MiB, zeroing the legacy table took three times as long). PostgreSQL:
  * nothing to do (shared buffers are the server's).
  */
 export async function withMigrationPageCache<T>(db: Kysely<any>, dialect: Dialect, work: () => Promise<T>): Promise<T> {

@@ -55,22 +55,23 @@ export function sequenceAtLeast(dialect: Dialect, value: string | null, maxId: n
   return used >= maxId ? value : JSON.stringify({lastValue: String(maxId), isCalled: true})
 }
 
+/** The value a sequence position (readSequence) hands out next: 1 for a sequence never taken from. */
+function nextSequenceValue(dialect: Dialect, position: string | null): bigint {
+  if (position === null) return 1n
+  if (dialect === 'sqlite') return BigInt(position) + 1n
+  const {lastValue, isCalled} = JSON.parse(position) as {lastValue: string; isCalled: boolean}
+  return isCalled ? BigInt(lastValue) + 1n : BigInt(lastValue)
+}
+
 /**
  * The id the table's next row gets when it is inserted without one: past its
  * sequence (SQLite: AUTOINCREMENT's sqlite_sequence) and past its largest id,
  * so ids handed out from here collide with none.
  */
 export async function nextTableId(db: Kysely<any>, dialect: Dialect, table: string): Promise<number> {
-  const position = await readSequence(db, dialect, table)
+  const next = Number(nextSequenceValue(dialect, await readSequence(db, dialect, table)))
   const {rows} = await sql<{max: number | string | null}>`SELECT MAX(id) AS max FROM ${sql.table(table)}`.execute(db)
-  const maxId = Number(rows[0]?.max ?? 0)
-  let next = 1
-  if (dialect === 'sqlite') next = position === null ? 1 : Number(position) + 1
-  else if (position !== null) {
-    const {lastValue, isCalled} = JSON.parse(position) as {lastValue: string; isCalled: boolean}
-    next = isCalled ? Number(lastValue) + 1 : Number(lastValue)
-  }
-  return Math.max(next, maxId + 1)
+  return Math.max(next, Number(rows[0]?.max ?? 0) + 1)
 }
 
 /**
@@ -95,8 +96,7 @@ export async function advanceSequenceToMaxId(db: Kysely<any>, dialect: Dialect, 
 export async function makeSequenceTransactional(db: Kysely<any>, dialect: Dialect, table: string): Promise<void> {
   if (dialect === 'sqlite') return
   const position = await readSequence(db, dialect, table)
-  const {lastValue, isCalled} = JSON.parse(position!) as {lastValue: string; isCalled: boolean}
-  const next = isCalled ? BigInt(lastValue) + 1n : BigInt(lastValue)
+  const next = nextSequenceValue(dialect, position)
   await sql`ALTER TABLE ${sql.table(table)} ALTER COLUMN id RESTART WITH ${sql.raw(next.toString())}`.execute(db)
   await writeSequence(db, dialect, table, position)
 }

@@ -79,7 +79,8 @@ export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded'
  * legacy value itself is decrypted and let go (DecryptedRow keeps what is
  * needed of it). The other columns never pass through JavaScript: the
  * writes copy them from the legacy table in SQL and the verification
- * compares them there. What the plan says of the row is in plan.ts.
+ * compares them there. What the plan says of the row is in
+ * select-live-rows.ts (PlannedRow).
  */
 export type LoadedLegacyRow = Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'webhook_secret'>
 
@@ -143,10 +144,10 @@ export type DecryptedRow =
 export interface RowDecision {
   decrypted: DecryptedRow
   reason: ArchiveReason
-  /** For 'merged': the settings row it merges into, existing or created by 0002 (select-live-rows.ts parsePlan). */
-  settingsId?: number
-  /** For 'merged': whether 0002 creates that settings row. */
-  createsSettings?: boolean
+  /** For 'merged': the settings row it merges into, existing or created by 0002 (select-live-rows.ts parsePlan); else undefined. */
+  settingsId: number | undefined
+  /** Whether 0002 creates that settings row (only ever for 'merged'). */
+  createsSettings: boolean
 }
 
 /** One row of `tenant_channel_credentials_archive`. */
