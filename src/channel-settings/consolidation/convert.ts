@@ -32,16 +32,14 @@ export const LEGACY_KEPT = {iv: 0, verbatim: 1} as const
  *  ev1 credentials or null, ev1 webhook secret or null, LEGACY_KEPT].
  */
 export type ArchiveTuple = [number, string, number | null, 0 | 1, string | null, string | null, 0 | 1]
-/** An existing settings row's computed columns: [legacy id, settings id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
-export type SettingsUpdateTuple = [number, number, string, string, string | null]
-/** A created settings row's computed columns: [legacy id, settings id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
-export type SettingsCreateTuple = [number, number, string, string, string | null]
+/** A settings row's computed columns, existing or created: [legacy id, settings id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
+export type SettingsTuple = [number, number, string, string, string | null]
 
 /** A page's tuples as the writes take them, in legacy id order. */
 export interface PageTuples {
   archive: ArchiveTuple[]
-  updated: SettingsUpdateTuple[]
-  created: SettingsCreateTuple[]
+  updated: SettingsTuple[]
+  created: SettingsTuple[]
 }
 
 /** The ev1 credentials and webhook-secret envelopes written for one legacy row (wherever they went), or null. */
@@ -83,8 +81,8 @@ export function convertRow(key: EncryptionKey, decision: RowDecision, tuples: Pa
   if (home === 'archive') archivedSecret = encryptField(key, secret!, archiveWebhookContext(id, tenantId, channel))
   else if (home === 'settings') settingsSecret = encryptField(key, secret!, settingsWebhookContext(tenantId, channel))
   const settingsId = decision.settingsId!
-  if (decision.createsSettings) tuples.created.push([id, settingsId, config, credentials, settingsSecret])
-  else tuples.updated.push([id, settingsId, config, credentials, settingsSecret])
+  const settingsTuples = decision.createsSettings ? tuples.created : tuples.updated
+  settingsTuples.push([id, settingsId, config, credentials, settingsSecret])
   tuples.archive.push([id, 'merged', settingsId, decision.createsSettings ? 1 : 0, null, archivedSecret, kept])
   return {credentials, secret: settingsSecret ?? archivedSecret}
 }

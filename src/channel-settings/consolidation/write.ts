@@ -91,7 +91,8 @@ const archive = quote(TABLES.archive)
 /** 0002 sets verified_at from updated_at: v2 has no verification time, and its last update is the best bound there is. */
 const VERIFIED_AT = 'CASE WHEN l.is_verified <> 0 THEN l.updated_at END'
 
-const UPDATE_COLUMNS: readonly JsonColumn[] = [
+/** A settings tuple's positions (convert.ts SettingsTuple), for the update and the insert alike. */
+const SETTINGS_COLUMNS: readonly JsonColumn[] = [
   {name: 'legacy_id', integer: true},
   {name: 'settings_id', integer: true},
   {name: 'config'},
@@ -112,19 +113,11 @@ export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, 
     `UPDATE ${settings} SET provider_config_json = j.config, credentials_encrypted = j.credentials,
       messaging_service_sid = l.messaging_service_sid, webhook_url = l.webhook_url, webhook_secret_encrypted = j.secret,
       is_verified = l.is_verified, verified_at = ${VERIFIED_AT}, verification_error = l.verification_error
-    FROM ${jsonRows(dialect, placeholder(dialect, 1), UPDATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
+    FROM ${jsonRows(dialect, placeholder(dialect, 1), SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
     WHERE ${settings}.id = j.settings_id`,
     [rows],
   )
 }
-
-const CREATE_COLUMNS: readonly JsonColumn[] = [
-  {name: 'legacy_id', integer: true},
-  {name: 'settings_id', integer: true},
-  {name: 'config'},
-  {name: 'credentials'},
-  {name: 'secret'},
-]
 
 /**
  * Creates the settings rows of pairs that had credentials but no settings:
@@ -143,7 +136,7 @@ export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, r
     ${dialect === 'postgres' ? 'OVERRIDING SYSTEM VALUE' : ''}
     SELECT j.settings_id, l.tenant_id, l.channel, l.provider, 0, l.created_at, l.updated_at, j.config,
       j.credentials, l.messaging_service_sid, l.webhook_url, j.secret, l.is_verified, ${VERIFIED_AT}, l.verification_error
-    FROM ${jsonRows(dialect, placeholder(dialect, 1), CREATE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id`,
+    FROM ${jsonRows(dialect, placeholder(dialect, 1), SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id`,
     [rows],
   )
 }
@@ -186,7 +179,7 @@ export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows:
 
 /**
  * A page's computed columns as the writes bind them: each a JSON array of
- * the tuples convert.ts describes (SettingsUpdateTuple, SettingsCreateTuple,
+ * the tuples convert.ts describes (SettingsTuple for existing and created rows,
  * ArchiveTuple), serialised by the crypto worker, or null when there are none.
  */
 export interface PageWrites {
