@@ -6,13 +6,14 @@ import type {MigrationContext} from '../../migrate/types.js'
 import {tableExists} from '../../migrate/schema-inspect.js'
 import type {Kysely} from 'kysely'
 import {CONVERT_BATCH_ROWS, pageRows} from './batches.js'
+import {rowsEncodingFor} from './computed-columns.js'
 import {CryptoPool} from './crypto-pool.js'
 import {assertDecryptable, type DecryptFailure} from './decrypt-legacy.js'
 import {countLegacyRows, countSettingsRows, loadLegacyPage, loadPlan, type LegacyPage} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
-import {withMigrationPageCache} from './page-cache.js'
 import {consolidationReport, type BatchCounts} from './select-live-rows.js'
+import {withMigrationTuning} from './session-tuning.js'
 import {
   advanceSequenceToMaxId,
   captureLegacyState,
@@ -59,7 +60,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   try {
     const settingsRows = await countSettingsRows(db)
     const firstCreatedId = await nextTableId(db, dialect, TABLES.settings)
-    const planned = pool?.broadcast({task: 'plan', page: 0, plan: await loadPlan(db, dialect), firstCreatedId})
+    const planned = pool?.broadcast({task: 'plan', page: 0, plan: await loadPlan(db, dialect), firstCreatedId, encoding: rowsEncodingFor(dialect)})
     // Awaited after the pages; handled now, so a failure in between is not an unhandled rejection.
     planned?.catch(() => {})
 
@@ -70,7 +71,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await createArchiveTable(db)
     await createStateTable(db)
 
-    const counts = await withMigrationPageCache(db, dialect, async () => {
+    const counts = await withMigrationTuning(db, dialect, async () => {
       let counts: BatchCounts[] = []
       if (pool) {
         const archiveUndecryptable = ctx.options.archiveUndecryptable === true
@@ -89,7 +90,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
         await assertVerified(db, problems, total, converted.released)
         counts = converted.counts
       }
-      // Inside the page cache's scope, so whatever secure_delete zeroes here stays in memory until the commit
+      // Inside the tuning's scope (SQLite's larger page cache), so whatever secure_delete zeroes here stays in memory until the commit
       // (on SQLite the table is empty by now: releaseLegacyPage deleted its rows page by page).
       await dropTable(db, TABLES.legacy)
       return counts
@@ -128,7 +129,7 @@ async function convertPages(
   archiveUndecryptable: boolean,
 ): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]; problems: VerifyProblem[]; released: number}> {
   const archivedAt = new Date().toISOString()
-  const pages: {rows: LegacyPage; converted: Promise<ConvertedPage>}[] = []
+  const pages: ({rows: LegacyPage; converted: Promise<ConvertedPage>} | undefined)[] = []
   let after: number | undefined
   let loadedAll = false
   const loadNext = async () => {
@@ -165,6 +166,9 @@ async function convertPages(
       verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
     }
     done += current.rows.rows
+    // Dropped once written: a page's writes are megabytes that would otherwise live, and the JSON of them be
+    // copied by the garbage collector, until the migration ends.
+    pages[page] = undefined
     logger.debug(`consolidation: converted ${done}/${total}`)
   }
   return {failures, counts, verifying, problems, released}

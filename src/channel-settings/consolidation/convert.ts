@@ -6,6 +6,8 @@ import {
   settingsCredentialsContext,
   settingsWebhookContext,
 } from './contexts.js'
+import {int4Array, textArray} from '../../db/pg-binary-array.js'
+import {ARCHIVE_COLUMNS, SETTINGS_COLUMNS, type ComputedColumn, type ComputedRows, type RowsEncoding} from './computed-columns.js'
 import type {ArchiveReason, RowDecision} from './types.js'
 import type {PageWrites} from './write.js'
 
@@ -87,8 +89,23 @@ export function convertRow(key: EncryptionKey, decision: RowDecision, tuples: Pa
   return {credentials, secret: settingsSecret ?? archivedSecret}
 }
 
-/** The page's tuples as the writes bind them (one JSON parameter per statement), null where there are none. */
-export function serializeWrites(tuples: PageTuples): PageWrites {
-  const json = (rows: readonly unknown[]) => (rows.length === 0 ? null : JSON.stringify(rows))
-  return {updated: json(tuples.updated), created: json(tuples.created), archive: json(tuples.archive)}
+/** One statement's tuples as PostgreSQL binds them: one binary array per column. */
+function columnArrays(tuples: readonly unknown[][], columns: readonly ComputedColumn[]): Uint8Array[] {
+  return columns.map((column, position) => {
+    const values = tuples.map((tuple) => tuple[position])
+    return column.integer ? int4Array(values as (number | null)[]) : textArray(values as (string | null)[])
+  })
+}
+
+/** The page's tuples as the writes bind them (computed-columns.ts ComputedRows), null where there are none. */
+export function serializeWrites(tuples: PageTuples, encoding: RowsEncoding): PageWrites {
+  const encode = (rows: readonly unknown[][], columns: readonly ComputedColumn[]): ComputedRows | null => {
+    if (rows.length === 0) return null
+    return encoding === 'json' ? JSON.stringify(rows) : columnArrays(rows, columns)
+  }
+  return {
+    updated: encode(tuples.updated, SETTINGS_COLUMNS),
+    created: encode(tuples.created, SETTINGS_COLUMNS),
+    archive: encode(tuples.archive, ARCHIVE_COLUMNS),
+  }
 }

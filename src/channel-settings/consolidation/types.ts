@@ -80,7 +80,7 @@ export const ARCHIVE_REASONS: readonly ArchiveReason[] = ['merged', 'superseded'
  * needed of it). The other columns never pass through JavaScript: the
  * writes copy them from the legacy table in SQL and the verification
  * compares them there. What the plan says of the row is in
- * select-live-rows.ts (PlannedRow).
+ * select-live-rows.ts (Plan).
  */
 export type LoadedLegacyRow = Pick<LegacyCredentialRow, 'id' | 'tenant_id' | 'channel' | 'provider' | 'webhook_secret'>
 
@@ -144,7 +144,7 @@ export type DecryptedRow =
 export interface RowDecision {
   decrypted: DecryptedRow
   reason: ArchiveReason
-  /** For 'merged': the settings row it merges into, existing or created by 0002 (select-live-rows.ts parsePlan); else undefined. */
+  /** For 'merged': the settings row it merges into, existing or created by 0002 (select-live-rows.ts Plan.parse); else undefined. */
   settingsId: number | undefined
   /** Whether 0002 creates that settings row (only ever for 'merged'). */
   createsSettings: boolean

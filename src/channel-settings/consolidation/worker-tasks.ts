@@ -2,9 +2,10 @@ import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import {checkRowEnvelopes} from './check-envelopes.js'
 import {addWrittenRow, checkStoredPage, emptyWrittenPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import type {RowsEncoding} from './computed-columns.js'
 import {convertRow, serializeWrites, type PageTuples} from './convert.js'
 import {decryptLegacyRow, type DecryptFailure} from './decrypt-legacy.js'
-import {decideRow, emptyCounts, parsePlan, type BatchCounts, type Plan} from './select-live-rows.js'
+import {decideRow, emptyCounts, Plan, type BatchCounts} from './select-live-rows.js'
 import {PAGE_ROW_FIELDS, rowsOf, type PageRow, type PageRows} from './types.js'
 import type {PageWrites} from './write.js'
 
@@ -32,13 +33,19 @@ export interface ConvertedPage {
  */
 export class PageCrypto {
   private planned: Plan | undefined
+  private encoding: RowsEncoding = 'json'
   private readonly written = new Map<number, WrittenPage>()
 
   constructor(private readonly key: EncryptionKey) {}
 
-  /** Takes the plan (loadPlan's JSON): what each legacy row is; created settings rows take ids from `firstCreatedId`. */
-  plan(plan: string, firstCreatedId: number): void {
-    this.planned = parsePlan(plan, firstCreatedId)
+  /**
+   * Takes the plan (loadPlan's JSON): what each legacy row is; created
+   * settings rows take ids from `firstCreatedId`; pages' writes are encoded
+   * as `encoding` says (what the dialect's writes read).
+   */
+  plan(plan: string, firstCreatedId: number, encoding: RowsEncoding): void {
+    this.planned = Plan.parse(plan, firstCreatedId)
+    this.encoding = encoding
   }
 
   /**
@@ -63,7 +70,7 @@ export class PageCrypto {
       addWrittenRow(written, decision, envelopes)
     }
     this.written.set(page, written)
-    return {writes: serializeWrites(tuples), counts, failures, problems}
+    return {writes: serializeWrites(tuples, this.encoding), counts, failures, problems}
   }
 
   /** Checks what the database stored for the page (readBackPage) against what was written; forgets the page. */
@@ -77,14 +84,14 @@ export class PageCrypto {
 
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
-  | {task: 'plan'; page: number; plan: string; firstCreatedId: number}
+  | {task: 'plan'; page: number; plan: string; firstCreatedId: number; encoding: RowsEncoding}
   | {task: 'convert'; page: number; rows: PageRows<PageRow>}
   | {task: 'verify'; page: number; stored: PageRows<StoredRow>}
 
 export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | void {
   switch (message.task) {
     case 'plan':
-      return crypto.plan(message.plan, message.firstCreatedId)
+      return crypto.plan(message.plan, message.firstCreatedId, message.encoding)
     case 'convert':
       return crypto.convert(message.page, message.rows)
     case 'verify':

@@ -1,6 +1,7 @@
 import {CompiledQuery, type Kysely} from 'kysely'
 import type {Dialect} from '../../db/database.js'
 import {chunk, rowsPerStatement} from './batches.js'
+import {ARCHIVE_COLUMNS, SETTINGS_COLUMNS, type ComputedColumn, type ComputedRows} from './computed-columns.js'
 import {TABLES} from './types.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -61,26 +62,24 @@ export async function insertRows(
   return out
 }
 
-/** One column of the rows a JSON parameter carries: its name in SQL, and whether it is an integer. */
-interface JsonColumn {
-  name: string
-  integer?: boolean
+/**
+ * A derived table over a page's computed rows (computed-columns.ts
+ * ComputedRows), bound from parameter `first` on: on SQLite `json_each`
+ * over one JSON array of tuples, a column per tuple position; on PostgreSQL
+ * `unnest` over one binary array per column. One statement per page however
+ * many rows, and no per-row parameters to build.
+ */
+function computedRows(dialect: Dialect, first: number, columns: readonly ComputedColumn[]): string {
+  if (dialect === 'sqlite') {
+    return `(SELECT ${columns.map((column, index) => `value ->> ${index} AS ${quote(column.name)}`).join(', ')} FROM json_each(?))`
+  }
+  const arrays = columns.map((column, index) => `CAST($${first + index} AS ${column.integer ? 'integer' : 'text'}[])`)
+  return `(SELECT * FROM unnest(${arrays.join(', ')}) AS u(${columns.map((column) => quote(column.name)).join(', ')}))`
 }
 
-/**
- * A derived table over one parameter holding a JSON array of arrays, one
- * column per array position: `json_each` on SQLite, `jsonb_array_elements`
- * on PostgreSQL. One parameter per statement however many rows: the driver
- * binds one string (JSON.stringify is native) and the database parses it.
- */
-function jsonRows(dialect: Dialect, placeholder: string, columns: readonly JsonColumn[]): string {
-  if (dialect === 'sqlite') {
-    return `(SELECT ${columns.map((column, index) => `value ->> ${index} AS ${quote(column.name)}`).join(', ')} FROM json_each(${placeholder}))`
-  }
-  const cells = columns.map((column, index) =>
-    column.integer ? `CAST(e.v ->> ${index} AS INTEGER) AS ${quote(column.name)}` : `e.v ->> ${index} AS ${quote(column.name)}`,
-  )
-  return `(SELECT ${cells.join(', ')} FROM jsonb_array_elements(CAST(${placeholder} AS jsonb)) AS e(v))`
+/** The parameters computedRows reads. */
+function rowsParameters(rows: ComputedRows): unknown[] {
+  return typeof rows === 'string' ? [rows] : rows
 }
 
 const placeholder = (dialect: Dialect, n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
@@ -91,43 +90,34 @@ const archive = quote(TABLES.archive)
 /** 0002 sets verified_at from updated_at: v2 has no verification time, and its last update is the best bound there is. */
 const VERIFIED_AT = 'CASE WHEN l.is_verified <> 0 THEN l.updated_at END'
 
-/** A settings tuple's positions (convert.ts SettingsTuple), for the update and the insert alike. */
-const SETTINGS_COLUMNS: readonly JsonColumn[] = [
-  {name: 'legacy_id', integer: true},
-  {name: 'settings_id', integer: true},
-  {name: 'config'},
-  {name: 'credentials'},
-  {name: 'secret'},
-]
-
 /**
  * Writes the new columns of existing settings rows: computed values from the
  * batch, the rest copied from each row's legacy row in SQL. Legacy columns,
  * updated_at included, are not touched. `UPDATE … FROM`, which SQLite (3.33+)
  * and PostgreSQL both run.
  */
-export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, rows: string | null): Promise<void> {
+export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, rows: ComputedRows | null): Promise<void> {
   if (rows === null) return
   await execute(
     db,
     `UPDATE ${settings} SET provider_config_json = j.config, credentials_encrypted = j.credentials,
       messaging_service_sid = l.messaging_service_sid, webhook_url = l.webhook_url, webhook_secret_encrypted = j.secret,
       is_verified = l.is_verified, verified_at = ${VERIFIED_AT}, verification_error = l.verification_error
-    FROM ${jsonRows(dialect, placeholder(dialect, 1), SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
+    FROM ${computedRows(dialect, 1, SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
     WHERE ${settings}.id = j.settings_id`,
-    [rows],
+    rowsParameters(rows),
   )
 }
 
 /**
  * Creates the settings rows of pairs that had credentials but no settings:
  * disabled (the operator enables them), sender unset, with the ids the plan
- * gave them (select-live-rows.ts parsePlan), which follow legacy id order.
+ * gave them (select-live-rows.ts Plan.parse), which follow legacy id order.
  * OVERRIDING SYSTEM VALUE lets an explicit id into a GENERATED ALWAYS
  * identity too (for BY DEFAULT and serial it changes nothing); the sequence
  * is moved past them afterwards (state.ts).
  */
-export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, rows: string | null): Promise<void> {
+export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, rows: ComputedRows | null): Promise<void> {
   if (rows === null) return
   await execute(
     db,
@@ -136,29 +126,19 @@ export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, r
     ${dialect === 'postgres' ? 'OVERRIDING SYSTEM VALUE' : ''}
     SELECT j.settings_id, l.tenant_id, l.channel, l.provider, 0, l.created_at, l.updated_at, j.config,
       j.credentials, l.messaging_service_sid, l.webhook_url, j.secret, l.is_verified, ${VERIFIED_AT}, l.verification_error
-    FROM ${jsonRows(dialect, placeholder(dialect, 1), SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id`,
-    [rows],
+    FROM ${computedRows(dialect, 1, SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id`,
+    rowsParameters(rows),
   )
 }
-
-const ARCHIVE_COLUMNS: readonly JsonColumn[] = [
-  {name: 'id', integer: true},
-  {name: 'reason'},
-  {name: 'settings_id', integer: true},
-  {name: 'created', integer: true},
-  {name: 'credentials'},
-  {name: 'secret'},
-  {name: 'kept', integer: true},
-]
 
 /**
  * Archives every legacy row of the batch. The legacy columns are copied in
  * SQL; the legacy value is kept as its IV (`legacy_iv`, LEGACY_KEPT.iv) or
  * verbatim (`legacy_ciphertext`), both cut from the stored bytes by the
  * database. A merged row's settings id, a created row's included, comes
- * from the plan (select-live-rows.ts parsePlan).
+ * from the plan (select-live-rows.ts Plan.parse).
  */
-export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: string | null, archivedAt: string): Promise<void> {
+export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: ComputedRows | null, archivedAt: string): Promise<void> {
   if (rows === null) return
   await execute(
     db,
@@ -172,20 +152,21 @@ export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows:
       j.reason,
       j.settings_id,
       j.created, CAST(${placeholder(dialect, 1)} AS TEXT)
-    FROM ${jsonRows(dialect, placeholder(dialect, 2), ARCHIVE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.id`,
-    [archivedAt, rows],
+    FROM ${computedRows(dialect, 2, ARCHIVE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.id`,
+    [archivedAt, ...rowsParameters(rows)],
   )
 }
 
 /**
- * A page's computed columns as the writes bind them: each a JSON array of
- * the tuples convert.ts describes (SettingsTuple for existing and created rows,
- * ArchiveTuple), serialised by the crypto worker, or null when there are none.
+ * A page's computed columns as the writes bind them: the tuples convert.ts
+ * describes (SettingsTuple for existing and created rows, ArchiveTuple),
+ * encoded by the crypto worker for the dialect (computed-columns.ts
+ * ComputedRows), or null when there are none.
  */
 export interface PageWrites {
-  updated: string | null
-  created: string | null
-  archive: string | null
+  updated: ComputedRows | null
+  created: ComputedRows | null
+  archive: ComputedRows | null
 }
 
 /** The page's writes. */

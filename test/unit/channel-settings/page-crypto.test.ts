@@ -4,7 +4,7 @@ import {checkRowEnvelopes} from '../../../src/channel-settings/consolidation/che
 import {convertRow, LEGACY_KEPT, type PageTuples, type RowEnvelopes} from '../../../src/channel-settings/consolidation/convert.js'
 import {CryptoPool} from '../../../src/channel-settings/consolidation/crypto-pool.js'
 import {decryptLegacyRow} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
-import {decideRow, emptyCounts, parsePlan} from '../../../src/channel-settings/consolidation/select-live-rows.js'
+import {decideRow, emptyCounts, Plan} from '../../../src/channel-settings/consolidation/select-live-rows.js'
 import type {RowDecision} from '../../../src/channel-settings/consolidation/types.js'
 import {PageCrypto, type ConvertedPage} from '../../../src/channel-settings/consolidation/worker-tasks.js'
 import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js'
@@ -34,12 +34,8 @@ function pageRows(): PageRow[] {
   ]
 }
 
-/** The plan for those rows, as loadPlan gives it: [id, live, tenant exists, settings id]; rows 2 and 3 are live, t1 has settings row 7. */
-const PLAN = JSON.stringify([
-  [3, 1, 1, null],
-  [1, 0, 1, 7],
-  [2, 1, 1, 7],
-])
+/** The plan for those rows, as loadPlan gives it: id, live, tenant exists, settings id, flat in id order; rows 2 and 3 are live, t1 has settings row 7. */
+const PLAN = JSON.stringify([1, 0, 1, 7, 2, 1, 1, 7, 3, 1, 1, null])
 
 /**
  * Rows as SQLite hands them over: one JSON array of tuples in the fields'
@@ -55,8 +51,8 @@ const storedJson = (writes: ConvertedPage['writes']) => tuplesJson(storedRows(wr
 
 /** What the database would store for the writes, as readBackPage selects it from PostgreSQL (StoredRow objects). */
 function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
-  const updated = JSON.parse(writes.updated!) as [number, number, string, string, string | null][]
-  const archive = JSON.parse(writes.archive!) as [number, string, number | null, number, string | null, string | null, number][]
+  const updated = JSON.parse(writes.updated as string) as [number, number, string, string, string | null][]
+  const archive = JSON.parse(writes.archive as string) as [number, string, number | null, number, string | null, string | null, number][]
   return archive.map(([id, reason, settingsId, created, credentials, secret, kept]): StoredRow => {
       const merged = updated.find((row) => row[0] === id)
       return {
@@ -77,7 +73,7 @@ function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
 
 /** Each row of the page decided and re-encrypted, as the worker does before checking its envelopes. */
 function convertedRows(): {decision: RowDecision; written: RowEnvelopes}[] {
-  const plan = parsePlan(PLAN, 100)
+  const plan = Plan.parse(PLAN, 100)
   const counts = emptyCounts()
   const tuples: PageTuples = {archive: [], updated: [], created: []}
   return pageRows().map(({credentials_encrypted: stored, ...row}) => {
@@ -102,13 +98,13 @@ function flipped(envelope: string): string {
 describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100)
+    crypto.plan(PLAN, 100, 'json')
     const {writes, counts, failures, problems} = crypto.convert(0, pageJson())
 
     expect(failures).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
     expect(problems).toEqual([])
     expect(counts).toEqual({byReason: {merged: 1, superseded: 1, orphaned: 0, undecryptable: 1}, intoExisting: 1, created: 0, undecryptableRowIds: [3]})
-    const [legacyId, settingsId, config, credentials, secret] = (JSON.parse(writes.updated!) as [number, number, string, string, string][])[0]!
+    const [legacyId, settingsId, config, credentials, secret] = (JSON.parse(writes.updated as string) as [number, number, string, string, string][])[0]!
     expect([legacyId, settingsId, JSON.parse(config)]).toEqual([2, 7, {accountSid: 'AC0123'}])
     expect(secret).toBeNull()
     expect(decryptField(key, credentials, {tenantId: 't1', channel: 'sms', field: 'credentials'}).toString()).toBe(twilio)
@@ -119,9 +115,9 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('names the row whose stored envelope differs by one byte from the one written', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100)
+    crypto.plan(PLAN, 100, 'json')
     const {writes} = crypto.convert(0, pageRows())
-    const credentials = (JSON.parse(writes.updated!) as string[][])[0]![3]!
+    const credentials = (JSON.parse(writes.updated as string) as string[][])[0]![3]!
     const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
 
     expect(crypto.verify(0, tampered)).toEqual([{id: 2, problem: 'stored credentials differ from the ones written'}])
@@ -129,7 +125,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('passes on what the SQL half of the verification found, for the row it found it on', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100)
+    crypto.plan(PLAN, 100, 'json')
     const stored = storedRows(crypto.convert(0, pageRows()).writes).map((row) =>
       row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
     )
@@ -139,7 +135,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('names the row whose archive keeps its legacy value otherwise than the worker decided (IV alone or verbatim)', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100)
+    crypto.plan(PLAN, 100, 'json')
     const stored = storedRows(crypto.convert(0, pageRows()).writes)
     // Row 2 decrypted and is lower-case hex, so its IV alone is archived; row 3 did not decrypt, so it is kept verbatim.
     expect(stored.map((row) => [row.id, row.iv_kept])).toEqual([[1, 1], [2, 1], [3, 0]])
@@ -175,13 +171,13 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('refuses a step out of order rather than guessing', () => {
     const crypto = new PageCrypto(key)
     expect(() => crypto.convert(0, pageRows())).toThrow(/before the plan/)
-    crypto.plan(PLAN, 100)
+    crypto.plan(PLAN, 100, 'json')
     expect(() => crypto.verify(0, '[]')).toThrow(/before its conversion/)
   })
 
   it('refuses a row the plan does not know rather than guessing its fate', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(JSON.stringify([[1, 0, 1, 7]]), 100)
+    crypto.plan(JSON.stringify([1, 0, 1, 7]), 100, 'json')
     expect(() => crypto.convert(0, pageRows())).toThrow(/Legacy row 2 is not in the plan/)
   })
 })
@@ -195,7 +191,7 @@ describe('consolidation crypto pool (worker threads)', () => {
 
   it('runs a page through convert (decrypt and encrypt) and verify in its worker', async () => {
     pool = new CryptoPool(key, 2)
-    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'json'})
     const encrypted = await pool.run<ConvertedPage>({task: 'convert', page: 1, rows: pageJson()})
     const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
 
@@ -207,7 +203,7 @@ describe('consolidation crypto pool (worker threads)', () => {
   it('reports a worker\'s failure with its code and without quoting the input', async () => {
     pool = new CryptoPool(key, 1)
     const secret = 'whsec_do_not_print_me'
-    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'json'})
 
     const failure = await pool.run({task: 'convert', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
 
