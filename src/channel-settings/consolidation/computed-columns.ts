@@ -34,16 +34,17 @@ export const ARCHIVE_COLUMNS: readonly ComputedColumn[] = [
 ]
 
 /**
- * A page's tuples for one statement, as it binds them: on SQLite one JSON
- * array of the tuples (`json_each` reads it); on PostgreSQL one binary array
- * per column (pg-binary-array.ts; `unnest` reads them), which spares the
- * server a JSON parse and the worker a JSON.stringify.
+ * A page's tuples for one statement, as it binds them: on SQLite one JSONB
+ * value, an array of the tuples (sqlite-jsonb.ts; `jsonb_each` reads it);
+ * on PostgreSQL one binary array per column (pg-binary-array.ts; `unnest`
+ * reads them). Either way the database reads binary, not JSON text it
+ * would parse, and the worker writes bytes rather than a JSON string.
  */
-export type ComputedRows = string | Uint8Array[]
+export type ComputedRows = Uint8Array | Uint8Array[]
 
-/** How a crypto worker encodes a page's tuples: what the dialect's writes read best. */
-export type RowsEncoding = 'json' | 'pg-arrays'
+/** How a crypto worker encodes a page's tuples: what the dialect's writes read. */
+export type RowsEncoding = 'sqlite-jsonb' | 'pg-arrays'
 
 export function rowsEncodingFor(dialect: Dialect): RowsEncoding {
-  return dialect === 'sqlite' ? 'json' : 'pg-arrays'
+  return dialect === 'sqlite' ? 'sqlite-jsonb' : 'pg-arrays'
 }

@@ -7,6 +7,7 @@ import {
   settingsWebhookContext,
 } from './contexts.js'
 import {int4Array, textArray} from '../../db/pg-binary-array.js'
+import {jsonbRows, type JsonbCell} from '../../db/sqlite-jsonb.js'
 import {ARCHIVE_COLUMNS, SETTINGS_COLUMNS, type ComputedColumn, type ComputedRows, type RowsEncoding} from './computed-columns.js'
 import type {ArchiveReason, RowDecision} from './types.js'
 import type {PageWrites} from './write.js'
@@ -101,7 +102,7 @@ function columnArrays(tuples: readonly unknown[][], columns: readonly ComputedCo
 export function serializeWrites(tuples: PageTuples, encoding: RowsEncoding): PageWrites {
   const encode = (rows: readonly unknown[][], columns: readonly ComputedColumn[]): ComputedRows | null => {
     if (rows.length === 0) return null
-    return encoding === 'json' ? JSON.stringify(rows) : columnArrays(rows, columns)
+    return encoding === 'sqlite-jsonb' ? jsonbRows(rows as JsonbCell[][]) : columnArrays(rows, columns)
   }
   return {
     updated: encode(tuples.updated, SETTINGS_COLUMNS),

@@ -29,11 +29,10 @@ export interface ConvertedPage {
  * its row (and the garbage collector copies no page of them around). What
  * the page's verification needs (WrittenPage: the envelopes written, no
  * plaintext) stays here until the read-back comes. The main thread only
- * moves database text.
+ * moves database text and bytes.
  */
 export class PageCrypto {
-  private planned: Plan | undefined
-  private encoding: RowsEncoding = 'json'
+  private planned: {plan: Plan; encoding: RowsEncoding} | undefined
   private readonly written = new Map<number, WrittenPage>()
 
   constructor(private readonly key: EncryptionKey) {}
@@ -44,8 +43,7 @@ export class PageCrypto {
    * as `encoding` says (what the dialect's writes read).
    */
   plan(plan: string, firstCreatedId: number, encoding: RowsEncoding): void {
-    this.planned = Plan.parse(plan, firstCreatedId)
-    this.encoding = encoding
+    this.planned = {plan: Plan.parse(plan, firstCreatedId), encoding}
   }
 
   /**
@@ -54,8 +52,8 @@ export class PageCrypto {
    * to its legacy values (checkRowEnvelopes); returns what the page's writes bind.
    */
   convert(page: number, rows: PageRows<PageRow>): ConvertedPage {
-    const plan = this.planned
-    if (!plan) throw new MigrationError(`Page ${page} reached conversion before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    if (!this.planned) throw new MigrationError(`Page ${page} reached conversion before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const {plan, encoding} = this.planned
     const counts = emptyCounts()
     const tuples: PageTuples = {archive: [], updated: [], created: []}
     const written = emptyWrittenPage()
@@ -70,7 +68,7 @@ export class PageCrypto {
       addWrittenRow(written, decision, envelopes)
     }
     this.written.set(page, written)
-    return {writes: serializeWrites(tuples, this.encoding), counts, failures, problems}
+    return {writes: serializeWrites(tuples, encoding), counts, failures, problems}
   }
 
   /** Checks what the database stored for the page (readBackPage) against what was written; forgets the page. */

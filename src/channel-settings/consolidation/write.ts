@@ -64,14 +64,14 @@ export async function insertRows(
 
 /**
  * A derived table over a page's computed rows (computed-columns.ts
- * ComputedRows), bound from parameter `first` on: on SQLite `json_each`
- * over one JSON array of tuples, a column per tuple position; on PostgreSQL
- * `unnest` over one binary array per column. One statement per page however
- * many rows, and no per-row parameters to build.
+ * ComputedRows), bound from parameter `first` on: on SQLite `jsonb_each`
+ * over one JSONB array of tuples, a column per tuple position; on
+ * PostgreSQL `unnest` over one binary array per column. One statement per
+ * page however many rows, and no per-row parameters to build.
  */
 function computedRows(dialect: Dialect, first: number, columns: readonly ComputedColumn[]): string {
   if (dialect === 'sqlite') {
-    return `(SELECT ${columns.map((column, index) => `value ->> ${index} AS ${quote(column.name)}`).join(', ')} FROM json_each(?))`
+    return `(SELECT ${columns.map((column, index) => `value ->> ${index} AS ${quote(column.name)}`).join(', ')} FROM jsonb_each(?))`
   }
   const arrays = columns.map((column, index) => `CAST($${first + index} AS ${column.integer ? 'integer' : 'text'}[])`)
   return `(SELECT * FROM unnest(${arrays.join(', ')}) AS u(${columns.map((column) => quote(column.name)).join(', ')}))`
@@ -79,7 +79,7 @@ function computedRows(dialect: Dialect, first: number, columns: readonly Compute
 
 /** The parameters computedRows reads. */
 function rowsParameters(rows: ComputedRows): unknown[] {
-  return typeof rows === 'string' ? [rows] : rows
+  return Array.isArray(rows) ? rows : [rows]
 }
 
 const placeholder = (dialect: Dialect, n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)

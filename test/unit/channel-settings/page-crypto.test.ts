@@ -1,6 +1,8 @@
 import {randomBytes} from 'node:crypto'
+import BetterSqlite3 from 'better-sqlite3'
 import {afterEach, describe, expect, it} from 'vitest'
 import {checkRowEnvelopes} from '../../../src/channel-settings/consolidation/check-envelopes.js'
+import type {ComputedRows} from '../../../src/channel-settings/consolidation/computed-columns.js'
 import {convertRow, LEGACY_KEPT, type PageTuples, type RowEnvelopes} from '../../../src/channel-settings/consolidation/convert.js'
 import {CryptoPool} from '../../../src/channel-settings/consolidation/crypto-pool.js'
 import {decryptLegacyRow} from '../../../src/channel-settings/consolidation/decrypt-legacy.js'
@@ -43,6 +45,16 @@ const PLAN = JSON.stringify([1, 0, 1, 7, 2, 1, 1, 7, 3, 1, 1, null])
  */
 const tuplesJson = <T extends object>(rows: T[], fields: readonly (keyof T)[]) => JSON.stringify(rows.map((row) => fields.map((field) => row[field])).reverse())
 
+/** A statement's rows as the SQLite writes bind them (one JSONB value), read back by SQLite itself. */
+function sqliteRows(rows: ComputedRows | null): unknown[][] {
+  const sqlite = new BetterSqlite3(':memory:')
+  try {
+    return JSON.parse((sqlite.prepare('SELECT json(?) AS rows').get(rows) as {rows: string}).rows) as unknown[][]
+  } finally {
+    sqlite.close()
+  }
+}
+
 /** The page as SQLite hands it over. */
 const pageJson = () => tuplesJson(pageRows(), PAGE_ROW_FIELDS)
 
@@ -51,8 +63,8 @@ const storedJson = (writes: ConvertedPage['writes']) => tuplesJson(storedRows(wr
 
 /** What the database would store for the writes, as readBackPage selects it from PostgreSQL (StoredRow objects). */
 function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
-  const updated = JSON.parse(writes.updated as string) as [number, number, string, string, string | null][]
-  const archive = JSON.parse(writes.archive as string) as [number, string, number | null, number, string | null, string | null, number][]
+  const updated = sqliteRows(writes.updated) as [number, number, string, string, string | null][]
+  const archive = sqliteRows(writes.archive) as [number, string, number | null, number, string | null, string | null, number][]
   return archive.map(([id, reason, settingsId, created, credentials, secret, kept]): StoredRow => {
       const merged = updated.find((row) => row[0] === id)
       return {
@@ -98,13 +110,13 @@ function flipped(envelope: string): string {
 describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100, 'json')
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
     const {writes, counts, failures, problems} = crypto.convert(0, pageJson())
 
     expect(failures).toEqual([{id: 3, problem: 'is not "<iv>:<ciphertext>" hex'}])
     expect(problems).toEqual([])
     expect(counts).toEqual({byReason: {merged: 1, superseded: 1, orphaned: 0, undecryptable: 1}, intoExisting: 1, created: 0, undecryptableRowIds: [3]})
-    const [legacyId, settingsId, config, credentials, secret] = (JSON.parse(writes.updated as string) as [number, number, string, string, string][])[0]!
+    const [legacyId, settingsId, config, credentials, secret] = (sqliteRows(writes.updated) as [number, number, string, string, string][])[0]!
     expect([legacyId, settingsId, JSON.parse(config)]).toEqual([2, 7, {accountSid: 'AC0123'}])
     expect(secret).toBeNull()
     expect(decryptField(key, credentials, {tenantId: 't1', channel: 'sms', field: 'credentials'}).toString()).toBe(twilio)
@@ -115,9 +127,9 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('names the row whose stored envelope differs by one byte from the one written', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100, 'json')
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
     const {writes} = crypto.convert(0, pageRows())
-    const credentials = (JSON.parse(writes.updated as string) as string[][])[0]![3]!
+    const credentials = (sqliteRows(writes.updated) as string[][])[0]![3]!
     const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
 
     expect(crypto.verify(0, tampered)).toEqual([{id: 2, problem: 'stored credentials differ from the ones written'}])
@@ -125,7 +137,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('passes on what the SQL half of the verification found, for the row it found it on', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100, 'json')
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
     const stored = storedRows(crypto.convert(0, pageRows()).writes).map((row) =>
       row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
     )
@@ -135,7 +147,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
 
   it('names the row whose archive keeps its legacy value otherwise than the worker decided (IV alone or verbatim)', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(PLAN, 100, 'json')
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
     const stored = storedRows(crypto.convert(0, pageRows()).writes)
     // Row 2 decrypted and is lower-case hex, so its IV alone is archived; row 3 did not decrypt, so it is kept verbatim.
     expect(stored.map((row) => [row.id, row.iv_kept])).toEqual([[1, 1], [2, 1], [3, 0]])
@@ -171,13 +183,13 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('refuses a step out of order rather than guessing', () => {
     const crypto = new PageCrypto(key)
     expect(() => crypto.convert(0, pageRows())).toThrow(/before the plan/)
-    crypto.plan(PLAN, 100, 'json')
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
     expect(() => crypto.verify(0, '[]')).toThrow(/before its conversion/)
   })
 
   it('refuses a row the plan does not know rather than guessing its fate', () => {
     const crypto = new PageCrypto(key)
-    crypto.plan(JSON.stringify([1, 0, 1, 7]), 100, 'json')
+    crypto.plan(JSON.stringify([1, 0, 1, 7]), 100, 'sqlite-jsonb')
     expect(() => crypto.convert(0, pageRows())).toThrow(/Legacy row 2 is not in the plan/)
   })
 })
@@ -191,7 +203,7 @@ describe('consolidation crypto pool (worker threads)', () => {
 
   it('runs a page through convert (decrypt and encrypt) and verify in its worker', async () => {
     pool = new CryptoPool(key, 2)
-    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'json'})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'sqlite-jsonb'})
     const encrypted = await pool.run<ConvertedPage>({task: 'convert', page: 1, rows: pageJson()})
     const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
 
@@ -203,7 +215,7 @@ describe('consolidation crypto pool (worker threads)', () => {
   it('reports a worker\'s failure with its code and without quoting the input', async () => {
     pool = new CryptoPool(key, 1)
     const secret = 'whsec_do_not_print_me'
-    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'json'})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'sqlite-jsonb'})
 
     const failure = await pool.run({task: 'convert', page: 0, rows: `[{"id": 1, "webhook_secret": "${secret}"`}).catch((error: unknown) => error)
 
