@@ -45,7 +45,8 @@ export class Plan {
     const settingsIds = new Float64Array(rows)
     let created = 0
     for (let row = 0, at = 0; row < rows; row++, at += PLAN_STRIDE) {
-      const id = values[at]!
+      const id = values[at]
+      if (typeof id !== 'number') throw planError('is not a list of [id, live, tenant exists, settings id]')
       if (row > 0 && !(id > ids[row - 1]!)) throw planError(`is not in legacy id order at row ${id}`)
       ids[row] = id
       const settingsId = values[at + 3]

@@ -40,6 +40,7 @@ describe('the consolidation plan (Plan.parse)', () => {
     expect(() => Plan.parse(planOf([2, 1, 1, null], [1, 1, 1, null]), 1)).toThrow(/not in legacy id order/)
     expect(() => Plan.parse(planOf([1, 1, 1, null], [1, 0, 1, null]), 1)).toThrow(/not in legacy id order/)
     expect(() => Plan.parse('[1, 1, 1]', 1)).toThrow(/not a list/)
+    expect(() => Plan.parse(JSON.stringify([[1, 1, 1, null], [2, 1, 1, null], [3, 0, 1, null], [4, 0, 1, null]]), 1)).toThrow(/not a list/)
   })
 
   it('takes an empty plan', () => {
