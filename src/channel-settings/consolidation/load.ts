@@ -22,16 +22,17 @@ export async function countSettingsRows(db: Kysely<any>): Promise<number> {
  * The plan, computed by the database in one pass before the first write: for
  * every legacy row, in id order, `id, live, tenant exists, settings id`, all
  * in one flat JSON array of numbers that the workers parse
- * (select-live-rows.ts Plan.parse): text concatenated by the database, which
- * costs it less than building JSON values, and one array rather than one per
- * row for each worker to parse. The live row of each (tenant, channel) pair is its newest
- * `updated_at`, then highest id. Timestamps compare as bytes (SQLite's BINARY
- * collation; PostgreSQL's "C"), as the backend's `ORDER BY updated_at DESC,
- * id DESC` on SQLite does. Liveness does not depend on whether a row
- * decrypts: an undecryptable live row leaves its pair without credentials
- * rather than promoting an older, superseded set. The settings id is the
- * pair's row from before the migration. Looked up once here rather than per
- * page: PostgreSQL hashes both tables for each page's join.
+ * (select-live-rows.ts Plan.parse): text the database concatenates, which
+ * costs it less than building JSON values, and one array rather than one
+ * per row for each worker to parse. The live row of each (tenant, channel)
+ * pair is its newest `updated_at`, then highest id. Timestamps compare as
+ * bytes (SQLite's BINARY collation; PostgreSQL's "C"), as the backend's
+ * `ORDER BY updated_at DESC, id DESC` on SQLite does. Liveness does not
+ * depend on whether a row decrypts: an undecryptable live row leaves its
+ * pair without credentials rather than promoting an older, superseded set.
+ * The settings id is the pair's row from before the migration. Looked up
+ * once here rather than per page: PostgreSQL hashes both tables for each
+ * page's join.
  */
 export async function loadPlan(db: Kysely<any>, dialect: Dialect): Promise<string> {
   const updatedAt = dialect === 'sqlite' ? 'updated_at' : 'updated_at COLLATE "C"'

@@ -50,8 +50,9 @@ export async function withMigrationTuning<T>(db: Kysely<any>, dialect: Dialect, 
  * statement) and its rollback ends the SET LOCAL anyway.
  */
 async function withPostgresSetting<T>(db: Kysely<any>, name: string, value: string, work: () => Promise<T>): Promise<T> {
-  const set = (to: string) => sql<{previous: string}>`SELECT current_setting(${name}) AS previous, set_config(${name}, ${to}, true)`.execute(db)
-  const {rows} = await set(value)
+  const {rows} = await sql<{previous: string}>`SELECT current_setting(${name}) AS previous`.execute(db)
+  const set = (to: string) => sql`SELECT set_config(${name}, ${to}, true)`.execute(db)
+  await set(value)
   const result = await work()
   await set(rows[0]!.previous)
   return result
