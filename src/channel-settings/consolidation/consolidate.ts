@@ -166,8 +166,8 @@ async function convertPages(
       verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
     }
     done += current.rows.rows
-    // Dropped once written: a page's writes are megabytes that would otherwise live, and the JSON of them be
-    // copied by the garbage collector, until the migration ends.
+    // Dropped once written: a page's rows and writes are megabytes that would otherwise live until the
+    // migration ends.
     pages[page] = undefined
     logger.debug(`consolidation: converted ${done}/${total}`)
   }

@@ -7,6 +7,9 @@ const CREATES_SETTINGS = 4
 /** Values per legacy row in loadPlan's flat JSON array: id, live 0/1, tenant exists 0/1, settings id or null. */
 const PLAN_STRIDE = 4
 
+/** What planError says of a plan that is not loadPlan's shape. */
+const NOT_A_PLAN = 'is not a list of [id, live, tenant exists, settings id]'
+
 function planError(message: string): MigrationError {
   return new MigrationError(`The consolidation plan ${message}.`, {code: 'CONSOLIDATION_INTERNAL'})
 }
@@ -38,7 +41,7 @@ export class Plan {
    */
   static parse(json: string, firstCreatedId: number): Plan {
     const values = JSON.parse(json) as (number | null)[]
-    if (!Array.isArray(values) || values.length % PLAN_STRIDE !== 0) throw planError('is not a list of [id, live, tenant exists, settings id]')
+    if (!Array.isArray(values) || values.length % PLAN_STRIDE !== 0) throw planError(NOT_A_PLAN)
     const rows = values.length / PLAN_STRIDE
     const ids = new Float64Array(rows)
     const flags = new Uint8Array(rows)
@@ -46,7 +49,7 @@ export class Plan {
     let created = 0
     for (let row = 0, at = 0; row < rows; row++, at += PLAN_STRIDE) {
       const id = values[at]
-      if (typeof id !== 'number') throw planError('is not a list of [id, live, tenant exists, settings id]')
+      if (typeof id !== 'number') throw planError(NOT_A_PLAN)
       if (row > 0 && !(id > ids[row - 1]!)) throw planError(`is not in legacy id order at row ${id}`)
       ids[row] = id
       const settingsId = values[at + 3]

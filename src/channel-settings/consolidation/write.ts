@@ -71,7 +71,7 @@ export async function insertRows(
  */
 function computedRows(dialect: Dialect, first: number, columns: readonly ComputedColumn[]): string {
   if (dialect === 'sqlite') {
-    return `(SELECT ${columns.map((column, index) => `value ->> ${index} AS ${quote(column.name)}`).join(', ')} FROM jsonb_each(?))`
+    return `(SELECT ${columns.map((column, index) => `value ->> ${index} AS ${quote(column.name)}`).join(', ')} FROM jsonb_each(${placeholder(dialect, first)}))`
   }
   const arrays = columns.map((column, index) => `CAST($${first + index} AS ${column.integer ? 'integer' : 'text'}[])`)
   return `(SELECT * FROM unnest(${arrays.join(', ')}) AS u(${columns.map((column) => quote(column.name)).join(', ')}))`
