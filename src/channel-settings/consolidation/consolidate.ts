@@ -13,6 +13,7 @@ import {countLegacyRows, countSettingsRows, loadLegacyPage, loadPlan, type Legac
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {consolidationReport, type BatchCounts} from './select-live-rows.js'
+import {withConstraintsRebuilt} from './rebuilt-constraints.js'
 import {withMigrationTuning} from './session-tuning.js'
 import {
   advanceSequenceToMaxId,
@@ -71,7 +72,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     await createArchiveTable(db)
     await createStateTable(db)
 
-    const counts = await withMigrationTuning(db, dialect, async () => {
+    const pageWork = () => withMigrationTuning(db, dialect, async () => {
       let counts: BatchCounts[] = []
       if (pool) {
         const archiveUndecryptable = ctx.options.archiveUndecryptable === true
@@ -95,6 +96,8 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
       await dropTable(db, TABLES.legacy)
       return counts
     })
+    // The constraints come back once the tuning is over: the foreign key's check is one join, best hashed.
+    const counts = await withConstraintsRebuilt(db, dialect, TABLES.settings, {legacyRows: total, tableRows: settingsRows}, pageWork)
     if (counts.some((page) => page.created > 0)) await advanceSequenceToMaxId(db, dialect, TABLES.settings)
     state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
     await saveState(db, state)

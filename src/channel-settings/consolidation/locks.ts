@@ -11,14 +11,17 @@ import {TABLES} from './types.js'
  * commit it into a table 0002 then drops, and the row would be lost. ACCESS
  * EXCLUSIVE up front (the ALTER and DROP need it anyway) rather than a weaker
  * lock upgraded later, which could deadlock with a reader turned writer;
- * `tenants` only in SHARE mode, so no tenant appears or vanishes (orphans are
- * decided from it) while reads continue. SQLite needs nothing: the engine's
+ * `tenants` in SHARE ROW EXCLUSIVE mode, so no tenant appears or vanishes
+ * (orphans are decided from it) while reads continue: SHARE would do for
+ * that, but adding a foreign key back (rebuilt-constraints.ts) takes SHARE
+ * ROW EXCLUSIVE, and taking it now rather than upgrading later cannot
+ * deadlock with another holder of SHARE. SQLite needs nothing: the engine's
  * `BEGIN IMMEDIATE` already holds the database write lock.
  */
 export async function lockConsolidationTables(db: Kysely<any>, dialect: Dialect, tables: readonly string[]): Promise<void> {
   if (dialect !== 'postgres') return
   await sql`LOCK TABLE ${sql.join(tables.map((table) => sql.table(table)))} IN ACCESS EXCLUSIVE MODE`.execute(db)
-  await sql`LOCK TABLE ${sql.table('tenants')} IN SHARE MODE`.execute(db)
+  await sql`LOCK TABLE ${sql.table('tenants')} IN SHARE ROW EXCLUSIVE MODE`.execute(db)
 }
 
 /** The tables `up` reads and rewrites. */
