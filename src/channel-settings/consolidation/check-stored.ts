@@ -1,5 +1,5 @@
 import {secretHome, type RowEnvelopes, type SecretHome} from './convert.js'
-import {rowsOf, type PageRows, type RowDecision} from './types.js'
+import type {RowDecision} from './types.js'
 
 /**
  * What the check of the read-back needs of a converted page, kept by the
@@ -70,7 +70,7 @@ export interface StoredRow {
   legacy_problem: string | null
 }
 
-/** StoredRow's fields in the order a read-back page's tuples carry them (verify.ts selects them in this order). */
+/** StoredRow's fields in the order readBackPage's text carries them (verify.ts storedRowText). */
 export const STORED_ROW_FIELDS = [
   'id',
   'reason',
@@ -91,6 +91,79 @@ export interface VerifyProblem {
 }
 
 /**
+ * How readBackPage encodes what is stored (verify.ts storedText): each
+ * field of a StoredRow, in STORED_ROW_FIELDS order, as STORED_FIELD and its
+ * text, or STORED_NULL for NULL; rows in id order, each ended by
+ * STORED_ROW_END. None of these characters is in anything the migration
+ * writes (ids, reasons, base64url envelopes, the SQL half's messages), so
+ * when the text read equals the text expected, and holds as many rows, every
+ * field equals the one expected: a stored value with one of them in it
+ * would add a field or a row to the text.
+ */
+export const STORED_FIELD = '|'
+export const STORED_NULL = '!'
+export const STORED_ROW_END = '\n'
+
+/** What readBackPage reads for a page: how many archive rows its legacy ids have, and their StoredRows as one text. */
+export interface StoredPage {
+  rows: number
+  text: string
+}
+
+const field = (value: string | number | null) => (value === null ? STORED_NULL : STORED_FIELD + value)
+
+/**
+ * The text readBackPage reads for a page when the database stored exactly
+ * what was written: for each row, its planned reason and settings row, the
+ * envelopes computed for it where convertRow put them, its legacy value
+ * kept as the worker decided, and nothing found by the SQL half.
+ */
+export function expectedStoredText(page: WrittenPage): string {
+  let text = ''
+  for (let index = 0; index < page.ids.length; index++) {
+    const merged = page.reasons[index] === 'merged'
+    const settingsId = merged ? page.settingsIds[index]! : null
+    const secret = page.secrets[index]!
+    const secretInSettings = page.secretIn[index] === 'settings'
+    text +=
+      field(page.ids[index]!) +
+      field(page.reasons[index]!) +
+      field(settingsId) +
+      field(merged && page.createsSettings[index] ? 1 : 0) +
+      field(merged ? null : page.credentials[index]!) +
+      field(secretInSettings ? null : secret) +
+      field(settingsId) +
+      field(merged ? page.credentials[index]! : null) +
+      field(secretInSettings ? secret : null) +
+      field(page.ivKept[index] ? 1 : 0) +
+      field(null) +
+      STORED_ROW_END
+  }
+  return text
+}
+
+const INTEGER_FIELDS = new Set<keyof StoredRow>(['id', 'settings_id', 'settings_created', 's_id', 'iv_kept'])
+
+/** readBackPage's text as StoredRows, or undefined when it does not split into them (a value holds a separator). */
+function parseStoredText(text: string): StoredRow[] | undefined {
+  if (text === '') return []
+  if (!text.endsWith(STORED_ROW_END)) return undefined
+  const rows: StoredRow[] = []
+  for (const line of text.slice(0, -STORED_ROW_END.length).split(STORED_ROW_END)) {
+    const values = line.match(/[|][^|!]*|!/g)
+    if (!values || values.join('') !== line || values.length !== STORED_ROW_FIELDS.length) return undefined
+    const row: Record<string, string | number | null> = {}
+    STORED_ROW_FIELDS.forEach((name, position) => {
+      const value = values[position]!
+      const text = value === STORED_NULL ? null : value.slice(1)
+      row[name] = text !== null && INTEGER_FIELDS.has(name) ? Number(text) : text
+    })
+    rows.push(row as unknown as StoredRow)
+  }
+  return rows
+}
+
+/**
  * Checks, before commit, what readBackPage read against what the page's
  * conversion wrote (runs in the crypto worker that converted it): each
  * legacy row has its archive row with the planned reason and settings row,
@@ -99,13 +172,25 @@ export interface VerifyProblem {
  * values); the webhook secret's NULL stays NULL. What the database copied
  * from the legacy row, the kept legacy value included, is checked in SQL
  * (verify.ts legacyProblem) and passed on here.
+ *
+ * One comparison of the text read with the text expected settles a page
+ * that is as written. Only a page that is not is taken apart, row by row, to
+ * name what differs; if it cannot be, the page itself is named.
  */
-export function checkStoredPage(batch: WrittenPage, stored: PageRows<StoredRow>): VerifyProblem[] {
-  const {ids} = batch
-  const first = ids[0]
-  const last = ids.at(-1)
+export function checkStoredPage(batch: WrittenPage, stored: StoredPage): VerifyProblem[] {
+  const first = batch.ids[0]
+  const last = batch.ids.at(-1)
   if (first === undefined || last === undefined) return []
-  const rows = rowsOf(stored, STORED_ROW_FIELDS)
+  if (stored.rows === batch.ids.length && stored.text === expectedStoredText(batch)) return []
+  const rows = parseStoredText(stored.text)
+  const problems = rows ? compareStoredRows(batch, rows, first, last) : []
+  if (problems.length === 0) problems.push({id: first, problem: `the archive rows of legacy ids ${first}–${last} differ from the ones written`})
+  return problems
+}
+
+/** The row-by-row comparison behind checkStoredPage, which names each difference. */
+function compareStoredRows(batch: WrittenPage, rows: readonly StoredRow[], first: number, last: number): VerifyProblem[] {
+  const {ids} = batch
   const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
   // Both lists are in id order; a batch is a contiguous run of legacy ids, so equal lengths pair up by index.

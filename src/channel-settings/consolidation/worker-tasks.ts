@@ -1,7 +1,7 @@
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import {checkRowEnvelopes} from './check-envelopes.js'
-import {addWrittenRow, checkStoredPage, emptyWrittenPage, type StoredRow, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import {addWrittenRow, checkStoredPage, emptyWrittenPage, type StoredPage, type VerifyProblem, type WrittenPage} from './check-stored.js'
 import type {RowsEncoding} from './computed-columns.js'
 import {convertRow, serializeWrites, type PageTuples} from './convert.js'
 import {decryptLegacyRow, type DecryptFailure} from './decrypt-legacy.js'
@@ -72,7 +72,7 @@ export class PageCrypto {
   }
 
   /** Checks what the database stored for the page (readBackPage) against what was written; forgets the page. */
-  verify(page: number, stored: PageRows<StoredRow>): VerifyProblem[] {
+  verify(page: number, stored: StoredPage): VerifyProblem[] {
     const written = this.written.get(page)
     if (!written) throw new MigrationError(`Page ${page} reached verification before its conversion.`, {code: 'CONSOLIDATION_INTERNAL'})
     this.written.delete(page)
@@ -84,7 +84,7 @@ export class PageCrypto {
 export type PageTask =
   | {task: 'plan'; page: number; plan: string; firstCreatedId: number; encoding: RowsEncoding}
   | {task: 'convert'; page: number; rows: PageRows<PageRow>}
-  | {task: 'verify'; page: number; stored: PageRows<StoredRow>}
+  | {task: 'verify'; page: number; stored: StoredPage}
 
 export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | void {
   switch (message.task) {

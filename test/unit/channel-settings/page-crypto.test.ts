@@ -12,7 +12,8 @@ import {PageCrypto, type ConvertedPage} from '../../../src/channel-settings/cons
 import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js'
 import {decryptField} from '../../../src/crypto/envelope.js'
 import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
-import {STORED_ROW_FIELDS, type StoredRow, type VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
+import {STORED_ROW_FIELDS, type StoredPage, type StoredRow, type VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
+import {storedRowText} from '../../../src/channel-settings/consolidation/verify.js'
 import {PAGE_ROW_FIELDS, type PageRow} from '../../../src/channel-settings/consolidation/types.js'
 
 const raw = randomBytes(32)
@@ -58,10 +59,30 @@ function sqliteRows(rows: ComputedRows | null): unknown[][] {
 /** The page as SQLite hands it over. */
 const pageJson = () => tuplesJson(pageRows(), PAGE_ROW_FIELDS)
 
-/** What the database would store for the writes, as readBackPage selects it from SQLite. */
-const storedJson = (writes: ConvertedPage['writes']) => tuplesJson(storedRows(writes), STORED_ROW_FIELDS)
+/**
+ * Stored rows as readBackPage reads them: encoded by SQLite itself, with the
+ * read-back's own SQL (storedRowText), from a table of those rows.
+ */
+function storedPage(rows: StoredRow[]): StoredPage {
+  const sqlite = new BetterSqlite3(':memory:')
+  try {
+    // Typed as the archive and settings columns are, so SQLite stores the bound numbers as integers.
+    const integers = new Set(['id', 'settings_id', 'settings_created', 's_id', 'iv_kept'])
+    sqlite.exec(`CREATE TABLE t (${STORED_ROW_FIELDS.map((field) => `${field} ${integers.has(field) ? 'INTEGER' : 'TEXT'}`).join(', ')})`)
+    const insert = sqlite.prepare(`INSERT INTO t VALUES (${STORED_ROW_FIELDS.map(() => '?').join(', ')})`)
+    for (const row of rows) insert.run(...STORED_ROW_FIELDS.map((field) => row[field]))
+    const columns = Object.fromEntries(STORED_ROW_FIELDS.map((field) => [field, field])) as Record<keyof StoredRow, string>
+    const page = sqlite.prepare(`SELECT COUNT(*) AS rows, string_agg(${storedRowText(columns)}, '' ORDER BY id) AS text FROM t`).get() as {rows: number; text: string | null}
+    return {rows: page.rows, text: page.text ?? ''}
+  } finally {
+    sqlite.close()
+  }
+}
 
-/** What the database would store for the writes, as readBackPage selects it from PostgreSQL (StoredRow objects). */
+/** What the database would store for the writes, as readBackPage reads it. */
+const storedText = (writes: ConvertedPage['writes']) => storedPage(storedRows(writes))
+
+/** What the database would store for the writes, as StoredRow objects. */
 function storedRows(writes: ConvertedPage['writes']): StoredRow[] {
   const updated = sqliteRows(writes.updated) as [number, number, string, string, string | null][]
   const archive = sqliteRows(writes.archive) as [number, string, number | null, number, string | null, string | null, number][]
@@ -122,7 +143,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     expect(decryptField(key, credentials, {tenantId: 't1', channel: 'sms', field: 'credentials'}).toString()).toBe(twilio)
     expect(writes.created).toBeNull()
 
-    expect(crypto.verify(0, storedJson(writes))).toEqual([])
+    expect(crypto.verify(0, storedText(writes))).toEqual([])
   })
 
   it('names the row whose stored envelope differs by one byte from the one written', () => {
@@ -130,9 +151,33 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     crypto.plan(PLAN, 100, 'sqlite-jsonb')
     const {writes} = crypto.convert(0, pageRows())
     const credentials = (sqliteRows(writes.updated) as string[][])[0]![3]!
-    const tampered = storedJson(writes).replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)
+    const stored = storedText(writes)
+    const tampered = {...stored, text: stored.text.replace(credentials, `${credentials.slice(0, -1)}${credentials.endsWith('A') ? 'B' : 'A'}`)}
 
     expect(crypto.verify(0, tampered)).toEqual([{id: 2, problem: 'stored credentials differ from the ones written'}])
+  })
+
+  it('catches a stored value that holds the read-back\'s separators, and names its page when no row can be told apart', () => {
+    const crypto = new PageCrypto(key)
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
+    const rows = storedRows(crypto.convert(0, pageRows()).writes)
+    // Row 1's credentials end in the next field's text: the text gains a field, and no longer splits into rows.
+    const smuggled = rows.map((row) => (row.id === 1 ? {...row, credentials_encrypted: `${row.credentials_encrypted}|x`} : row))
+
+    expect(crypto.verify(0, storedPage(smuggled))).toEqual([{id: 1, problem: 'the archive rows of legacy ids 1–3 differ from the ones written'}])
+  })
+
+  it('names a row missing from the archive, and a webhook secret stored as NULL', () => {
+    const crypto = new PageCrypto(key)
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
+    const rows = storedRows(crypto.convert(0, pageRows()).writes)
+    const changed = rows.filter((row) => row.id !== 3).map((row) => (row.id === 1 ? {...row, webhook_secret_encrypted: null} : row))
+
+    expect(crypto.verify(0, storedPage(changed))).toEqual([
+      {id: 1, problem: 'archive has 2 rows for the 3 legacy rows 1–3'},
+      {id: 1, problem: 'stored webhook secret differs from the one written'},
+      {id: 3, problem: 'missing from the archive'},
+    ])
   })
 
   it('passes on what the SQL half of the verification found, for the row it found it on', () => {
@@ -142,7 +187,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
       row.id === 1 ? {...row, legacy_problem: 'archive row differs from the legacy row'} : row,
     )
 
-    expect(crypto.verify(0, stored)).toEqual([{id: 1, problem: 'archive row differs from the legacy row'}])
+    expect(crypto.verify(0, storedPage(stored))).toEqual([{id: 1, problem: 'archive row differs from the legacy row'}])
   })
 
   it('names the row whose archive keeps its legacy value otherwise than the worker decided (IV alone or verbatim)', () => {
@@ -153,7 +198,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     expect(stored.map((row) => [row.id, row.iv_kept])).toEqual([[1, 1], [2, 1], [3, 0]])
     const swapped = stored.map((row) => (row.id === 1 ? row : {...row, iv_kept: 1 - row.iv_kept}))
 
-    expect(crypto.verify(0, swapped)).toEqual([
+    expect(crypto.verify(0, storedPage(swapped))).toEqual([
       {id: 2, problem: 'legacy ciphertext cannot be rebuilt exactly'},
       {id: 3, problem: 'legacy ciphertext cannot be rebuilt exactly'},
     ])
@@ -184,7 +229,7 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     const crypto = new PageCrypto(key)
     expect(() => crypto.convert(0, pageRows())).toThrow(/before the plan/)
     crypto.plan(PLAN, 100, 'sqlite-jsonb')
-    expect(() => crypto.verify(0, '[]')).toThrow(/before its conversion/)
+    expect(() => crypto.verify(0, {rows: 0, text: ''})).toThrow(/before its conversion/)
   })
 
   it('refuses a row the plan does not know rather than guessing its fate', () => {
@@ -205,7 +250,7 @@ describe('consolidation crypto pool (worker threads)', () => {
     pool = new CryptoPool(key, 2)
     await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'sqlite-jsonb'})
     const encrypted = await pool.run<ConvertedPage>({task: 'convert', page: 1, rows: pageJson()})
-    const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedJson(encrypted.writes)})
+    const problems = await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedText(encrypted.writes)})
 
     expect(encrypted.failures.map((failure) => failure.id)).toEqual([3])
     expect(encrypted.counts.byReason).toEqual({merged: 1, superseded: 1, orphaned: 0, undecryptable: 1})
