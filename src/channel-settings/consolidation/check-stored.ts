@@ -93,8 +93,7 @@ export interface VerifyProblem {
 /**
  * How readBackPage encodes what is stored (verify.ts storedText): each
  * field of a StoredRow, in STORED_ROW_FIELDS order, as STORED_FIELD and its
- * text, or STORED_NULL for NULL; rows in id order, each ended by
- * STORED_ROW_END. None of these characters is in anything the migration
+ * text, or STORED_NULL for NULL; each row ended by STORED_ROW_END. None of these characters is in anything the migration
  * writes (ids, reasons, base64url envelopes, the SQL half's messages), so
  * when the text read equals the text expected, and holds as many rows, every
  * field equals the one expected: a stored value with one of them in it
@@ -144,14 +143,18 @@ export function expectedStoredText(page: WrittenPage): string {
 
 const INTEGER_FIELDS = new Set<keyof StoredRow>(['id', 'settings_id', 'settings_created', 's_id', 'iv_kept'])
 
-/** readBackPage's text as StoredRows, or undefined when it does not split into them (a value holds a separator). */
-function parseStoredText(text: string): StoredRow[] | undefined {
-  if (text === '') return []
-  if (!text.endsWith(STORED_ROW_END)) return undefined
+/**
+ * readBackPage's text as StoredRows, in id order, or undefined when it does
+ * not split into `count` rows of STORED_ROW_FIELDS (a value holds a
+ * separator).
+ */
+function parseStoredText(text: string, count: number): StoredRow[] | undefined {
+  const lines = text === '' ? [] : text.slice(0, -STORED_ROW_END.length).split(STORED_ROW_END)
+  if (lines.length !== count || (count > 0 && !text.endsWith(STORED_ROW_END))) return undefined
   const rows: StoredRow[] = []
-  for (const line of text.slice(0, -STORED_ROW_END.length).split(STORED_ROW_END)) {
+  for (const line of lines) {
     const values = line.match(/[|][^|!]*|!/g)
-    if (!values || values.join('') !== line || values.length !== STORED_ROW_FIELDS.length) return undefined
+    if (!values || values.length !== STORED_ROW_FIELDS.length || values.join('') !== line) return undefined
     const row: Record<string, string | number | null> = {}
     STORED_ROW_FIELDS.forEach((name, position) => {
       const value = values[position]!
@@ -160,7 +163,7 @@ function parseStoredText(text: string): StoredRow[] | undefined {
     })
     rows.push(row as unknown as StoredRow)
   }
-  return rows
+  return rows.sort((a, b) => a.id - b.id)
 }
 
 /**
@@ -174,18 +177,19 @@ function parseStoredText(text: string): StoredRow[] | undefined {
  * (verify.ts legacyProblem) and passed on here.
  *
  * One comparison of the text read with the text expected settles a page
- * that is as written. Only a page that is not is taken apart, row by row, to
- * name what differs; if it cannot be, the page itself is named.
+ * that is as written. Any other page is taken apart and compared row by
+ * row, which names what differs, or finds nothing when only the rows' order
+ * did (readBackPage does not sort them on SQLite); a text that does not come apart
+ * into its rows is named as a whole.
  */
 export function checkStoredPage(batch: WrittenPage, stored: StoredPage): VerifyProblem[] {
   const first = batch.ids[0]
   const last = batch.ids.at(-1)
   if (first === undefined || last === undefined) return []
   if (stored.rows === batch.ids.length && stored.text === expectedStoredText(batch)) return []
-  const rows = parseStoredText(stored.text)
-  const problems = rows ? compareStoredRows(batch, rows, first, last) : []
-  if (problems.length === 0) problems.push({id: first, problem: `the archive rows of legacy ids ${first}–${last} differ from the ones written`})
-  return problems
+  const rows = parseStoredText(stored.text, stored.rows)
+  if (!rows) return [{id: first, problem: `the archive rows of legacy ids ${first}–${last} do not read back as rows`}]
+  return compareStoredRows(batch, rows, first, last)
 }
 
 /** The row-by-row comparison behind checkStoredPage, which names each difference. */

@@ -61,7 +61,8 @@ const pageJson = () => tuplesJson(pageRows(), PAGE_ROW_FIELDS)
 
 /**
  * Stored rows as readBackPage reads them: encoded by SQLite itself, with the
- * read-back's own SQL (storedRowText), from a table of those rows.
+ * read-back's own SQL (storedRowText), from a table of those rows, in the
+ * order given.
  */
 function storedPage(rows: StoredRow[]): StoredPage {
   const sqlite = new BetterSqlite3(':memory:')
@@ -72,7 +73,7 @@ function storedPage(rows: StoredRow[]): StoredPage {
     const insert = sqlite.prepare(`INSERT INTO t VALUES (${STORED_ROW_FIELDS.map(() => '?').join(', ')})`)
     for (const row of rows) insert.run(...STORED_ROW_FIELDS.map((field) => row[field]))
     const columns = Object.fromEntries(STORED_ROW_FIELDS.map((field) => [field, field])) as Record<keyof StoredRow, string>
-    const page = sqlite.prepare(`SELECT COUNT(*) AS rows, string_agg(${storedRowText(columns)}, '' ORDER BY id) AS text FROM t`).get() as {rows: number; text: string | null}
+    const page = sqlite.prepare(`SELECT COUNT(*) AS rows, string_agg(${storedRowText(columns)}, '') AS text FROM t`).get() as {rows: number; text: string | null}
     return {rows: page.rows, text: page.text ?? ''}
   } finally {
     sqlite.close()
@@ -164,7 +165,19 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     // Row 1's credentials end in the next field's text: the text gains a field, and no longer splits into rows.
     const smuggled = rows.map((row) => (row.id === 1 ? {...row, credentials_encrypted: `${row.credentials_encrypted}|x`} : row))
 
-    expect(crypto.verify(0, storedPage(smuggled))).toEqual([{id: 1, problem: 'the archive rows of legacy ids 1–3 differ from the ones written'}])
+    expect(crypto.verify(0, storedPage(smuggled))).toEqual([{id: 1, problem: 'the archive rows of legacy ids 1–3 do not read back as rows'}])
+  })
+
+  it('passes rows read back in another order, and still names a changed one among them', () => {
+    const crypto = new PageCrypto(key)
+    crypto.plan(PLAN, 100, 'sqlite-jsonb')
+    const rows = storedRows(crypto.convert(0, pageRows()).writes).reverse()
+    expect(crypto.verify(0, storedPage(rows))).toEqual([])
+
+    crypto.convert(1, pageRows())
+    const again = storedRows(crypto.convert(2, pageRows()).writes).reverse()
+    const changed = again.map((row) => (row.id === 1 ? {...row, reason: 'orphaned'} : row))
+    expect(crypto.verify(2, storedPage(changed))).toEqual([{id: 1, problem: 'archived as orphaned, planned superseded'}])
   })
 
   it('names a row missing from the archive, and a webhook secret stored as NULL', () => {
