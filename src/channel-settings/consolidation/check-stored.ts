@@ -179,7 +179,7 @@ function parseStoredText(text: string, count: number): StoredRow[] | undefined {
  * One comparison of the text read with the text expected settles a page
  * that is as written. Any other page is taken apart and compared row by
  * row, which names what differs, or finds nothing when only the rows' order
- * did (readBackPage does not sort them on SQLite); a text that does not come apart
+ * did (readBackPage orders them, but SQL does not promise the aggregate keeps that order); a text that does not come apart
  * into its rows is named as a whole.
  */
 export function checkStoredPage(batch: WrittenPage, stored: StoredPage): VerifyProblem[] {

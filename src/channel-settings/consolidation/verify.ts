@@ -77,15 +77,18 @@ function storedColumns(dialect: Dialect): Record<keyof StoredRow, string> {
 }
 
 /**
- * SQL for one row's text as check-stored.ts STORED_FIELD describes it:
- * `columns` (SQL by StoredRow field) in STORED_ROW_FIELDS order, each as
+ * SQL for one row's text as check-stored.ts STORED_FIELD describes it, from
+ * columns named as StoredRow's fields: in STORED_ROW_FIELDS order, each as
  * STORED_FIELD and its text or STORED_NULL, then STORED_ROW_END. The same
- * on both dialects: `||` is NULL when either side is.
+ * on both dialects: `||` with a NULL is NULL, which COALESCE turns into
+ * STORED_NULL. (concat() would skip NULLs itself, but PostgreSQL looks up
+ * the output function of each of its arguments on every call, which cost
+ * its server more than the whole read-back's rows did.)
  */
-export function storedRowText(columns: Record<keyof StoredRow, string>): string {
+export function storedRowText(): string {
   const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
-  const fields = STORED_ROW_FIELDS.map((name) => `COALESCE(${literal(STORED_FIELD)} || CAST(${columns[name]} AS TEXT), ${literal(STORED_NULL)})`)
-  return [...fields, `${literal(STORED_ROW_END)}`].join(' || ')
+  const fields = STORED_ROW_FIELDS.map((name) => `COALESCE(${literal(STORED_FIELD)} || CAST("${name}" AS TEXT), ${literal(STORED_NULL)})`)
+  return [...fields, literal(STORED_ROW_END)].join(' || ')
 }
 
 /**
@@ -99,22 +102,24 @@ export function storedRowText(columns: Record<keyof StoredRow, string>): string 
  * The rows come as one text the database concatenates (storedRowText), not
  * as rows: this thread then passes on one string instead of parsing eleven
  * values a row and copying them to the worker, which compares the text
- * with the one it expects in one go, when the rows come in id order.
- * PostgreSQL sorts them: its bitmap scan of the archive returns them in
- * the order they lie in the table, which is not id order. SQLite does not:
- * it scans the archive by rowid, which is the id, so the rows come in id
- * order anyway, and a sort cost it a quarter of the read-back. Rows in
- * another order would only send the check the long way round
+ * with the one it expects in one go. The rows are ordered by id before they
+ * are concatenated, not by the aggregate, which would sort the finished
+ * texts (a quarter of SQLite's read-back); SQLite then sorts nothing, as it
+ * scans the archive by rowid, which is the id. SQL does not promise that an
+ * aggregate takes rows in its subquery's order, so rows in another order
+ * are no failure: they only send the check the long way round
  * (check-stored.ts checkStoredPage).
  */
 export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: number, last: number): Promise<StoredPage> {
   const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
   // string_agg: PostgreSQL, and SQLite from 3.44 (better-sqlite3 12 bundles 3.5x).
+  const columns = storedColumns(dialect)
   const [page] = await execute<{rows: number | string; text: string | null}>(
     db,
-    `SELECT COUNT(*) AS rows, string_agg(${storedRowText(storedColumns(dialect))}, ''${dialect === 'postgres' ? ' ORDER BY a.id' : ''}) AS text
-    FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id LEFT JOIN ${legacy} AS l ON l.id = a.id
-    WHERE a.id >= ${p(1)} AND a.id <= ${p(2)}`,
+    `SELECT COUNT(*) AS rows, string_agg(${storedRowText()}, '') AS text
+    FROM (SELECT ${STORED_ROW_FIELDS.map((name) => `${columns[name]} AS "${name}"`).join(', ')}
+      FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id LEFT JOIN ${legacy} AS l ON l.id = a.id
+      WHERE a.id >= ${p(1)} AND a.id <= ${p(2)} ORDER BY a.id) AS stored`,
     [first, last],
   )
   return {rows: Number(page?.rows ?? 0), text: page?.text ?? ''}

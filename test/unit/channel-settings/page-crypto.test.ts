@@ -72,8 +72,7 @@ function storedPage(rows: StoredRow[]): StoredPage {
     sqlite.exec(`CREATE TABLE t (${STORED_ROW_FIELDS.map((field) => `${field} ${integers.has(field) ? 'INTEGER' : 'TEXT'}`).join(', ')})`)
     const insert = sqlite.prepare(`INSERT INTO t VALUES (${STORED_ROW_FIELDS.map(() => '?').join(', ')})`)
     for (const row of rows) insert.run(...STORED_ROW_FIELDS.map((field) => row[field]))
-    const columns = Object.fromEntries(STORED_ROW_FIELDS.map((field) => [field, field])) as Record<keyof StoredRow, string>
-    const page = sqlite.prepare(`SELECT COUNT(*) AS rows, string_agg(${storedRowText(columns)}, '') AS text FROM t`).get() as {rows: number; text: string | null}
+    const page = sqlite.prepare(`SELECT COUNT(*) AS rows, string_agg(${storedRowText()}, '') AS text FROM t`).get() as {rows: number; text: string | null}
     return {rows: page.rows, text: page.text ?? ''}
   } finally {
     sqlite.close()
