@@ -33,3 +33,12 @@ const FIRST_PAGE_ROWS = 256
 export function pageRows(index: number): number {
   return index >= 16 ? CONVERT_BATCH_ROWS : Math.min(CONVERT_BATCH_ROWS, FIRST_PAGE_ROWS * 2 ** index)
 }
+
+/**
+ * Rows loaded, and decrypted by the workers, before the plan is computed
+ * (page-loader.ts): at 100,000 legacy rows the plan takes the database
+ * about as long as two workers take to decrypt this many, and loading them
+ * first costs only their loading, which is due anyway. A bound, not a share
+ * of the rows, so a larger migration keeps no more of them in memory.
+ */
+export const ROWS_DECRYPTED_BEFORE_PLAN = 50_000

@@ -5,12 +5,13 @@ import type {Dialect} from '../../db/database.js'
 import type {MigrationContext} from '../../migrate/types.js'
 import {tableExists} from '../../migrate/schema-inspect.js'
 import type {Kysely} from 'kysely'
-import {CONVERT_BATCH_ROWS, pageRows} from './batches.js'
+import {CONVERT_BATCH_ROWS, ROWS_DECRYPTED_BEFORE_PLAN} from './batches.js'
 import {rowsEncodingFor} from './computed-columns.js'
 import {CryptoPool} from './crypto-pool.js'
 import {assertDecryptable, type DecryptFailure} from './decrypt-legacy.js'
-import {countLegacyRows, countSettingsRows, loadLegacyPage, loadPlan, type LegacyPage} from './load.js'
+import {countLegacyRows, countSettingsRows, loadPlan} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
+import {PageLoader} from './page-loader.js'
 import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {consolidationReport, type BatchCounts} from './select-live-rows.js'
 import {withConstraintsRebuilt} from './rebuilt-constraints.js'
@@ -58,12 +59,16 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
   const key = total > 0 ? parseEncryptionKey(ctx.settings.get('ENCRYPTION_KEY')) : undefined
   // Started first: the workers boot while the plan is computed.
   const pool = key ? new CryptoPool(key, CryptoPool.sizeFor(Math.ceil(total / CONVERT_BATCH_ROWS))) : undefined
+  const loader = pool ? new PageLoader(db, dialect, pool) : undefined
   try {
     const settingsRows = await countSettingsRows(db)
     const firstCreatedId = await nextTableId(db, dialect, TABLES.settings)
+    // Loaded first: their workers decrypt them while the database computes the plan.
+    await loader?.loadRows(ROWS_DECRYPTED_BEFORE_PLAN)
     const planned = pool?.broadcast({task: 'plan', page: 0, plan: await loadPlan(db, dialect), firstCreatedId, encoding: rowsEncodingFor(dialect)})
     // Awaited after the pages; handled now, so a failure in between is not an unhandled rejection.
     planned?.catch(() => {})
+    loader?.startConverting()
 
     // First write. A refusal found later (rows that do not decrypt) rolls it back with the transaction.
     const state = await captureLegacyState(db, dialect)
@@ -74,12 +79,12 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
 
     const pageWork = () => withMigrationTuning(db, dialect, async () => {
       let counts: BatchCounts[] = []
-      if (pool) {
+      if (pool && loader) {
         const archiveUndecryptable = ctx.options.archiveUndecryptable === true
         // The plan is not awaited first: a worker takes its messages in order, so it reads the plan
         // before its first page, and this thread loads pages meanwhile. A worker that could not read it
         // fails its pages, and the plan's own failure is the one reported.
-        const converted = await convertPages(db, dialect, pool, logger, total, archiveUndecryptable).catch(async (error: unknown) => {
+        const converted = await convertPages(db, dialect, pool, loader, logger, total, archiveUndecryptable).catch(async (error: unknown) => {
           await planned
           throw error
         })
@@ -112,11 +117,12 @@ const PAGES_AHEAD = 2
 
 /**
  * The conversion as a pipeline over pages of legacy rows: this thread loads
- * a page and hands it to its worker, which decrypts it, re-encrypts it and
- * checks the envelopes it computed (`convert`), while this thread writes the
- * pages before it, reads each back and hands that to the worker to check
- * against what it wrote (`verify`), and (SQLite) deletes its legacy rows.
- * The cryptography and the database work run side by side throughout.
+ * a page and hands it to its worker (page-loader.ts), which decrypts it,
+ * re-encrypts it and checks the envelopes it computed (`convert`), while
+ * this thread writes the pages before it, reads each back and hands that to
+ * the worker to check against what it wrote (`verify`), and (SQLite)
+ * deletes its legacy rows. The cryptography and the database work run side
+ * by side throughout.
  *
  * A row that does not decrypt and may not be archived stops the writes (the
  * transaction will roll back) but not the conversion: every page is still
@@ -127,24 +133,12 @@ async function convertPages(
   db: Kysely<any>,
   dialect: Dialect,
   pool: CryptoPool,
+  loader: PageLoader,
   logger: Logger,
   total: number,
   archiveUndecryptable: boolean,
 ): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]; problems: VerifyProblem[]; released: number}> {
   const archivedAt = new Date().toISOString()
-  const pages: ({rows: LegacyPage; converted: Promise<ConvertedPage>} | undefined)[] = []
-  let after: number | undefined
-  let loadedAll = false
-  const loadNext = async () => {
-    const next = loadedAll ? undefined : await loadLegacyPage(db, dialect, after, pageRows(pages.length))
-    if (!next) {
-      loadedAll = true
-      return
-    }
-    pages.push({rows: next.page, converted: pool.run<ConvertedPage>({task: 'convert', page: pages.length, rows: next.rows})})
-    after = next.page.last
-  }
-
   const failures: DecryptFailure[] = []
   const counts: BatchCounts[] = []
   const verifying: Promise<VerifyProblem[]>[] = []
@@ -153,8 +147,7 @@ async function convertPages(
   let released = 0
   let done = 0
   for (let page = 0; ; page++) {
-    while (!loadedAll && pages.length <= page + PAGES_AHEAD) await loadNext()
-    const current = pages[page]
+    const current = await loader.page(page, PAGES_AHEAD)
     if (!current) break
     const converted = await current.converted
     failures.push(...converted.failures)
@@ -169,9 +162,7 @@ async function convertPages(
       verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
     }
     done += current.rows.rows
-    // Dropped once written: a page's rows and writes are megabytes that would otherwise live until the
-    // migration ends.
-    pages[page] = undefined
+    loader.release(page)
     logger.debug(`consolidation: converted ${done}/${total}`)
   }
   return {failures, counts, verifying, problems, released}

@@ -6,7 +6,7 @@ import type {RowsEncoding} from './computed-columns.js'
 import {convertRow, serializeWrites, type PageTuples} from './convert.js'
 import {decryptLegacyRow, type DecryptFailure} from './decrypt-legacy.js'
 import {decideRow, emptyCounts, Plan, type BatchCounts} from './select-live-rows.js'
-import {PAGE_ROW_FIELDS, rowsOf, type PageRow, type PageRows} from './types.js'
+import {PAGE_ROW_FIELDS, rowsOf, type DecryptedRow, type PageRow, type PageRows} from './types.js'
 import type {PageWrites} from './write.js'
 
 /**
@@ -26,13 +26,16 @@ export interface ConvertedPage {
  * runs it (crypto-pool.ts); plain functions, so it runs the same in any
  * thread. A page is converted row by row, each row taken from its legacy
  * value to its checked envelopes in one go, so a plaintext never outlives
- * its row (and the garbage collector copies no page of them around). What
- * the page's verification needs (WrittenPage: the envelopes written, no
+ * its row (and the garbage collector copies no page of them around); only
+ * the pages that come before the plan are decrypted ahead, to use the time
+ * the plan takes. What the page's verification needs (WrittenPage: the envelopes written, no
  * plaintext) stays here until the read-back comes. The main thread only
  * moves database text and bytes.
  */
 export class PageCrypto {
   private planned: {plan: Plan; encoding: RowsEncoding} | undefined
+  /** Pages decrypted and not yet converted. */
+  private readonly decrypted = new Map<number, DecryptedRow[]>()
   private readonly written = new Map<number, WrittenPage>()
 
   constructor(private readonly key: EncryptionKey) {}
@@ -47,21 +50,33 @@ export class PageCrypto {
   }
 
   /**
-   * Decrypts each legacy row of a page (loadLegacyPage), decides its fate,
-   * re-encrypts it as ev1 (convertRow) and checks its envelopes decrypt back
-   * to its legacy values (checkRowEnvelopes); returns what the page's writes bind.
+   * Decrypts each legacy row of a page (loadLegacyPage) and keeps the
+   * results for the page's conversion. Needs no plan, so it may come before
+   * the plan does.
    */
-  convert(page: number, rows: PageRows<PageRow>): ConvertedPage {
+  decrypt(page: number, rows: PageRows<PageRow>): void {
+    this.decrypted.set(page, [...this.decryptEach(rows)])
+  }
+
+  /**
+   * Decrypts each legacy row of a page (`rows`, or the page decrypt() kept),
+   * decides its fate, re-encrypts it as ev1 (convertRow) and checks its
+   * envelopes decrypt back to its legacy values (checkRowEnvelopes); returns
+   * what the page's writes bind.
+   */
+  convert(page: number, rows?: PageRows<PageRow>): ConvertedPage {
     if (!this.planned) throw new MigrationError(`Page ${page} reached conversion before the plan.`, {code: 'CONSOLIDATION_INTERNAL'})
+    const decrypted = this.decrypted.get(page)
+    this.decrypted.delete(page)
+    if (!decrypted && rows === undefined) throw new MigrationError(`Page ${page} reached conversion without its rows.`, {code: 'CONSOLIDATION_INTERNAL'})
     const {plan, encoding} = this.planned
     const counts = emptyCounts()
     const tuples: PageTuples = {archive: [], updated: [], created: []}
     const written = emptyWrittenPage()
     const failures: DecryptFailure[] = []
     const problems: VerifyProblem[] = []
-    for (const row of rowsOf(rows, PAGE_ROW_FIELDS)) {
-      const entry = decryptLegacyRow(this.key, row, row.credentials_encrypted)
-      if (!entry.ok) failures.push({id: row.id, problem: entry.problem})
+    for (const entry of decrypted ?? this.decryptEach(rows!)) {
+      if (!entry.ok) failures.push({id: entry.row.id, problem: entry.problem})
       const decision = decideRow(entry, plan, counts)
       const envelopes = convertRow(this.key, decision, tuples)
       checkRowEnvelopes(this.key, decision, envelopes, problems)
@@ -69,6 +84,11 @@ export class PageCrypto {
     }
     this.written.set(page, written)
     return {writes: serializeWrites(tuples, encoding), counts, failures, problems}
+  }
+
+  /** The page's rows decrypted one at a time, as they are asked for. */
+  private *decryptEach(rows: PageRows<PageRow>): Generator<DecryptedRow> {
+    for (const row of rowsOf(rows, PAGE_ROW_FIELDS)) yield decryptLegacyRow(this.key, row, row.credentials_encrypted)
   }
 
   /** Checks what the database stored for the page (readBackPage) against what was written; forgets the page. */
@@ -83,13 +103,16 @@ export class PageCrypto {
 /** The messages a crypto worker takes, each answered with the matching method's result. */
 export type PageTask =
   | {task: 'plan'; page: number; plan: string; firstCreatedId: number; encoding: RowsEncoding}
-  | {task: 'convert'; page: number; rows: PageRows<PageRow>}
+  | {task: 'decrypt'; page: number; rows: PageRows<PageRow>}
+  | {task: 'convert'; page: number; rows?: PageRows<PageRow>}
   | {task: 'verify'; page: number; stored: StoredPage}
 
 export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | void {
   switch (message.task) {
     case 'plan':
       return crypto.plan(message.plan, message.firstCreatedId, message.encoding)
+    case 'decrypt':
+      return crypto.decrypt(message.page, message.rows)
     case 'convert':
       return crypto.convert(message.page, message.rows)
     case 'verify':

@@ -237,6 +237,23 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     ])
   })
 
+  it('decrypts a page before the plan arrives and converts it after, as it converts a page sent with its rows', () => {
+    const ahead = new PageCrypto(key)
+    ahead.decrypt(0, pageJson())
+    ahead.plan(PLAN, 100, 'sqlite-jsonb')
+    const early = ahead.convert(0)
+    const inline = new PageCrypto(key)
+    inline.plan(PLAN, 100, 'sqlite-jsonb')
+    const late = inline.convert(0, pageRows())
+
+    expect(early.failures).toEqual(late.failures)
+    expect(early.counts).toEqual(late.counts)
+    expect(early.problems).toEqual([])
+    expect(ahead.verify(0, storedText(early.writes))).toEqual([])
+    // The kept page is used once: converting it again has no rows.
+    expect(() => ahead.convert(0)).toThrow(/without its rows/)
+  })
+
   it('refuses a step out of order rather than guessing', () => {
     const crypto = new PageCrypto(key)
     expect(() => crypto.convert(0, pageRows())).toThrow(/before the plan/)
@@ -256,6 +273,17 @@ describe('consolidation crypto pool (worker threads)', () => {
   afterEach(async () => {
     await pool?.close()
     pool = undefined
+  })
+
+  it('decrypts a page sent before the plan, then converts and verifies it in the same worker', async () => {
+    pool = new CryptoPool(key, 2)
+    const decrypted = pool.run<void>({task: 'decrypt', page: 1, rows: pageJson()})
+    await pool.broadcast({task: 'plan', page: 0, plan: PLAN, firstCreatedId: 100, encoding: 'sqlite-jsonb'})
+    await decrypted
+    const encrypted = await pool.run<ConvertedPage>({task: 'convert', page: 1})
+
+    expect(encrypted.failures.map((failure) => failure.id)).toEqual([3])
+    expect(await pool.run<VerifyProblem[]>({task: 'verify', page: 1, stored: storedText(encrypted.writes)})).toEqual([])
   })
 
   it('runs a page through convert (decrypt and encrypt) and verify in its worker', async () => {
