@@ -91,13 +91,14 @@ export interface VerifyProblem {
 }
 
 /**
- * How readBackPage encodes what is stored (verify.ts storedText): each
+ * How readBackPage encodes what is stored (verify.ts storedRowText): each
  * field of a StoredRow, in STORED_ROW_FIELDS order, as STORED_FIELD and its
- * text, or STORED_NULL for NULL; each row ended by STORED_ROW_END. None of these characters is in anything the migration
- * writes (ids, reasons, base64url envelopes, the SQL half's messages), so
- * when the text read equals the text expected, and holds as many rows, every
- * field equals the one expected: a stored value with one of them in it
- * would add a field or a row to the text.
+ * text, or STORED_NULL for NULL; each row ended by STORED_ROW_END. None of
+ * these characters is in anything the migration writes (ids, reasons,
+ * base64url envelopes, the SQL half's messages), so when the text read
+ * equals the text expected, and holds as many rows, every field equals the
+ * one expected: a stored value with one of them in it would add a field or
+ * a row to the text.
  */
 export const STORED_FIELD = '|'
 export const STORED_NULL = '!'
@@ -141,6 +142,9 @@ export function expectedStoredText(page: WrittenPage): string {
   return text
 }
 
+/** One field of a row's text: STORED_FIELD and the text up to the next field, or STORED_NULL. */
+const STORED_VALUE = new RegExp(`\\${STORED_FIELD}[^\\${STORED_FIELD}\\${STORED_NULL}]*|\\${STORED_NULL}`, 'g')
+
 const INTEGER_FIELDS = new Set<keyof StoredRow>(['id', 'settings_id', 'settings_created', 's_id', 'iv_kept'])
 
 /**
@@ -153,7 +157,7 @@ function parseStoredText(text: string, count: number): StoredRow[] | undefined {
   if (lines.length !== count || (count > 0 && !text.endsWith(STORED_ROW_END))) return undefined
   const rows: StoredRow[] = []
   for (const line of lines) {
-    const values = line.match(/[|][^|!]*|!/g)
+    const values = line.match(STORED_VALUE)
     if (!values || values.length !== STORED_ROW_FIELDS.length || values.join('') !== line) return undefined
     const row: Record<string, string | number | null> = {}
     STORED_ROW_FIELDS.forEach((name, position) => {
@@ -179,8 +183,9 @@ function parseStoredText(text: string, count: number): StoredRow[] | undefined {
  * One comparison of the text read with the text expected settles a page
  * that is as written. Any other page is taken apart and compared row by
  * row, which names what differs, or finds nothing when only the rows' order
- * did (readBackPage orders them, but SQL does not promise the aggregate keeps that order); a text that does not come apart
- * into its rows is named as a whole.
+ * did (readBackPage orders them, but SQL does not promise the aggregate
+ * keeps that order); a text that does not come apart into its rows is named
+ * as a whole.
  */
 export function checkStoredPage(batch: WrittenPage, stored: StoredPage): VerifyProblem[] {
   const first = batch.ids[0]

@@ -49,7 +49,7 @@ export class PageLoader {
   startConverting(): void {
     this.converting = true
     this.pages.forEach((page, index) => {
-      if (page && !page.converted) page.converted = this.convert(index, page)
+      if (page?.decrypted && !page.converted) page.converted = this.convertDecrypted(index, page.decrypted)
     })
   }
 
@@ -83,9 +83,9 @@ export class PageLoader {
   }
 
   /** The conversion of a page decrypted ahead; a failed decryption is the failure reported. */
-  private convert(index: number, page: PipelinePage): Promise<ConvertedPage> {
+  private convertDecrypted(index: number, decrypted: Promise<void>): Promise<ConvertedPage> {
     const converted = this.pool.run<ConvertedPage>({task: 'convert', page: index})
-    const result = (page.decrypted ?? Promise.resolve()).then(() => converted)
+    const result = decrypted.then(() => converted)
     // Marked handled, as CryptoPool.run's are: one left unawaited after a failure is no crash.
     result.catch(() => {})
     return result

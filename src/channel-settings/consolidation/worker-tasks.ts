@@ -28,9 +28,9 @@ export interface ConvertedPage {
  * value to its checked envelopes in one go, so a plaintext never outlives
  * its row (and the garbage collector copies no page of them around); only
  * the pages that come before the plan are decrypted ahead, to use the time
- * the plan takes. What the page's verification needs (WrittenPage: the envelopes written, no
- * plaintext) stays here until the read-back comes. The main thread only
- * moves database text and bytes.
+ * the plan takes. What the page's verification needs (WrittenPage: the
+ * envelopes written, no plaintext) stays here until the read-back comes.
+ * The main thread only moves database text and bytes.
  */
 export class PageCrypto {
   private planned: {plan: Plan; encoding: RowsEncoding} | undefined
