@@ -178,7 +178,8 @@ function parseStoredText(text: string, count: number): StoredRow[] | undefined {
  * ones computed (which check-envelopes.ts proved decrypt to the legacy
  * values); the webhook secret's NULL stays NULL. What the database copied
  * from the legacy row, the kept legacy value included, is checked in SQL
- * (verify.ts legacyProblem) and passed on here.
+ * (verify.ts legacyProblem; on PostgreSQL write-returning.ts) and passed on
+ * here.
  *
  * One comparison of the text read with the text expected settles a page
  * that is as written. Any other page is taken apart and compared row by

@@ -26,9 +26,10 @@ import {
   stateKeys,
 } from './state.js'
 import {TABLES, type ConsolidationReport} from './types.js'
-import {assertVerified, readBackPage, type VerifyProblem} from './verify.js'
+import {assertVerified, type VerifyProblem} from './verify.js'
 import type {ConvertedPage} from './worker-tasks.js'
-import {releaseLegacyPage, writePage} from './write.js'
+import {releaseLegacyPage} from './write.js'
+import {writePageReadingBack} from './write-returning.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -155,9 +156,8 @@ async function convertPages(
     // A row that does not decrypt is written only when it may be archived (as 'undecryptable').
     if (converted.failures.length > 0 && !archiveUndecryptable) writing = false
     if (writing) {
-      await writePage(db, dialect, converted.writes, archivedAt)
+      const stored = await writePageReadingBack(db, dialect, converted.writes, archivedAt, current.rows.first, current.rows.last)
       counts.push(converted.counts)
-      const stored = await readBackPage(db, dialect, current.rows.first, current.rows.last)
       released += await releaseLegacyPage(db, dialect, current.rows.first, current.rows.last)
       verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
     }

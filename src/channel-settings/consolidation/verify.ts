@@ -13,6 +13,11 @@ const archive = `"${TABLES.archive}"`
 const settings = `"${TABLES.settings}"`
 const legacy = `"${TABLES.legacy}"`
 
+/** Null-safe equality (SQLite's IS, PostgreSQL's IS NOT DISTINCT FROM), so no comparison is ever NULL. */
+function nullSafeEqual(dialect: Dialect): (a: string, b: string) => string {
+  return (a, b) => (dialect === 'sqlite' ? `${a} IS ${b}` : `${a} IS NOT DISTINCT FROM ${b}`)
+}
+
 /**
  * The SQL half of the verification, as one expression per archive row
  * (`a`, with its legacy row `l` and settings row `s`), comparing stored
@@ -28,8 +33,7 @@ const legacy = `"${TABLES.legacy}"`
  * over every legacy value cost PostgreSQL a third of the read-back.
  */
 function legacyProblem(dialect: Dialect): string {
-  // Null-safe equality (SQLite's IS, PostgreSQL's IS NOT DISTINCT FROM), so no comparison below is ever NULL.
-  const same = (a: string, b: string) => (dialect === 'sqlite' ? `${a} IS ${b}` : `${a} IS NOT DISTINCT FROM ${b}`)
+  const same = nullSafeEqual(dialect)
   const archiveSame = [
     'a.tenant_id = l.tenant_id',
     'a.channel = l.channel',
@@ -43,24 +47,36 @@ function legacyProblem(dialect: Dialect): string {
   ].join(' AND ')
   const legacyKept = `CASE WHEN a.legacy_iv IS NULL THEN ${same('a.legacy_ciphertext', 'l.credentials_encrypted')}
       ELSE a.reason <> 'undecryptable' AND a.legacy_ciphertext IS NULL AND a.legacy_iv = substr(l.credentials_encrypted, 1, 32) END`
-  const settingsSame = [
-    's.tenant_id = l.tenant_id',
-    's.channel = l.channel',
-    same('s.messaging_service_sid', 'l.messaging_service_sid'),
-    same('s.webhook_url', 'l.webhook_url'),
-    's.is_verified = l.is_verified',
-    same('s.verification_error', 'l.verification_error'),
-    same('s.verified_at', 'CASE WHEN l.is_verified <> 0 THEN l.updated_at END'),
-  ].join(' AND ')
   return `CASE WHEN l.id IS NULL THEN 'archive row has no legacy row'
     WHEN NOT (${archiveSame}) THEN 'archive row differs from the legacy row'
     WHEN NOT (${legacyKept}) THEN 'legacy ciphertext cannot be rebuilt exactly'
-    WHEN a.reason = 'merged' AND (s.id IS NULL OR NOT (${settingsSame})) THEN 'merged settings row is missing or differs from the legacy row'
+    WHEN a.reason = 'merged' AND (s.id IS NULL OR NOT (${settingsSameAs(dialect, 'l')})) THEN '${SETTINGS_ROW_DIFFERS}'
     END`
 }
 
-/** What the read-back selects: StoredRow's fields, by name. */
-function storedColumns(dialect: Dialect): Record<keyof StoredRow, string> {
+/**
+ * Whether settings row `s`, a merged row's, carries what it copies from
+ * legacy row `legacy` (an alias): its tenant and channel, sender, webhook
+ * URL and verification fields.
+ */
+export function settingsSameAs(dialect: Dialect, legacy: string): string {
+  const same = nullSafeEqual(dialect)
+  return [
+    `s.tenant_id = ${legacy}.tenant_id`,
+    `s.channel = ${legacy}.channel`,
+    same('s.messaging_service_sid', `${legacy}.messaging_service_sid`),
+    same('s.webhook_url', `${legacy}.webhook_url`),
+    `s.is_verified = ${legacy}.is_verified`,
+    same('s.verification_error', `${legacy}.verification_error`),
+    same('s.verified_at', `CASE WHEN ${legacy}.is_verified <> 0 THEN ${legacy}.updated_at END`),
+  ].join(' AND ')
+}
+
+/** The problem legacyProblem names for a merged row whose settings row is missing or differs. */
+export const SETTINGS_ROW_DIFFERS = 'merged settings row is missing or differs from the legacy row'
+
+/** What the read-back selects: StoredRow's fields, by name, over `a` (archive), `s` (settings) and `l` (legacy). */
+export function storedColumns(dialect: Dialect): StoredColumns {
   return {
     id: 'a.id',
     reason: 'a.reason',
@@ -75,6 +91,9 @@ function storedColumns(dialect: Dialect): Record<keyof StoredRow, string> {
     legacy_problem: legacyProblem(dialect),
   }
 }
+
+/** SQL for each of StoredRow's fields. */
+export type StoredColumns = Record<keyof StoredRow, string>
 
 /**
  * SQL for one row's text as check-stored.ts STORED_FIELD describes it, from
@@ -92,8 +111,9 @@ export function storedRowText(): string {
 }
 
 /**
- * Reads back, after a page's writes and before the legacy table is dropped,
- * what is stored for its legacy ids: each archive row and the settings row
+ * SQLite: reads back, after a page's writes and before its legacy rows are
+ * deleted, what is stored for its legacy ids (PostgreSQL reads a page back
+ * as it writes it, write-returning.ts): each archive row and the settings row
  * it points at, with the SQL half of the verification (legacyProblem), for
  * the crypto worker that converted the page to check (checkStoredPage). A
  * legacy row without its archive row is caught there, and a legacy row that
@@ -112,17 +132,34 @@ export function storedRowText(): string {
  */
 export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: number, last: number): Promise<StoredPage> {
   const p = (n: number) => (dialect === 'sqlite' ? '?' : `$${n}`)
+  const from = `FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id LEFT JOIN ${legacy} AS l ON l.id = a.id
+      WHERE a.id >= ${p(1)} AND a.id <= ${p(2)}`
+  const [page] = await execute<StoredPageRow>(db, storedPageSql(storedColumns(dialect), from, 'a.id'), [first, last])
+  return storedPage(page)
+}
+
+/** What storedPageSql selects. */
+export interface StoredPageRow {
+  rows: number | string
+  text: string | null
+}
+
+/**
+ * SQL for a page's StoredRows as one text (storedRowText) and their count:
+ * `columns` over `from` (a FROM clause and its conditions), ordered by
+ * `order` before they are concatenated, not by the aggregate, which would
+ * sort the finished texts.
+ */
+export function storedPageSql(columns: StoredColumns, from: string, order: string): string {
   // string_agg: PostgreSQL, and SQLite from 3.44 (better-sqlite3 12 bundles 3.5x).
-  const columns = storedColumns(dialect)
-  const [page] = await execute<{rows: number | string; text: string | null}>(
-    db,
-    `SELECT COUNT(*) AS rows, string_agg(${storedRowText()}, '') AS text
+  return `SELECT COUNT(*) AS rows, string_agg(${storedRowText()}, '') AS text
     FROM (SELECT ${STORED_ROW_FIELDS.map((name) => `${columns[name]} AS "${name}"`).join(', ')}
-      FROM ${archive} AS a LEFT JOIN ${settings} AS s ON s.id = a.settings_id LEFT JOIN ${legacy} AS l ON l.id = a.id
-      WHERE a.id >= ${p(1)} AND a.id <= ${p(2)} ORDER BY a.id) AS stored`,
-    [first, last],
-  )
-  return {rows: Number(page?.rows ?? 0), text: page?.text ?? ''}
+      ${from} ORDER BY ${order}) AS stored`
+}
+
+/** storedPageSql's row as the StoredPage the worker checks. */
+export function storedPage(row: StoredPageRow | undefined): StoredPage {
+  return {rows: Number(row?.rows ?? 0), text: row?.text ?? ''}
 }
 
 /**

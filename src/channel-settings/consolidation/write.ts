@@ -78,7 +78,7 @@ function computedRows(dialect: Dialect, first: number, columns: readonly Compute
 }
 
 /** The parameters computedRows reads. */
-function rowsParameters(rows: ComputedRows): unknown[] {
+export function rowsParameters(rows: ComputedRows): unknown[] {
   return Array.isArray(rows) ? rows : [rows]
 }
 
@@ -92,57 +92,46 @@ const VERIFIED_AT = 'CASE WHEN l.is_verified <> 0 THEN l.updated_at END'
 
 /**
  * Writes the new columns of existing settings rows: computed values from the
- * batch, the rest copied from each row's legacy row in SQL. Legacy columns,
- * updated_at included, are not touched. `UPDATE … FROM`, which SQLite (3.33+)
- * and PostgreSQL both run.
+ * batch (bound from parameter `first`), the rest copied from each row's
+ * legacy row in SQL. Legacy columns, updated_at included, are not touched.
+ * `UPDATE … FROM`, which SQLite (3.33+) and PostgreSQL both run.
  */
-export async function updateExistingSettings(db: Kysely<any>, dialect: Dialect, rows: ComputedRows | null): Promise<void> {
-  if (rows === null) return
-  await execute(
-    db,
-    `UPDATE ${settings} SET provider_config_json = j.config, credentials_encrypted = j.credentials,
+export function updateExistingSettingsSql(dialect: Dialect, first: number): string {
+  return `UPDATE ${settings} SET provider_config_json = j.config, credentials_encrypted = j.credentials,
       messaging_service_sid = l.messaging_service_sid, webhook_url = l.webhook_url, webhook_secret_encrypted = j.secret,
       is_verified = l.is_verified, verified_at = ${VERIFIED_AT}, verification_error = l.verification_error
-    FROM ${computedRows(dialect, 1, SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
-    WHERE ${settings}.id = j.settings_id`,
-    rowsParameters(rows),
-  )
+    FROM ${computedRows(dialect, first, SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id
+    WHERE ${settings}.id = j.settings_id`
 }
 
 /**
- * Creates the settings rows of pairs that had credentials but no settings:
- * disabled (the operator enables them), sender unset, with the ids the plan
- * gave them (select-live-rows.ts Plan.parse), which follow legacy id order.
+ * Creates the settings rows of pairs that had credentials but no settings
+ * (computed values bound from parameter `first`): disabled (the operator
+ * enables them), sender unset, with the ids the plan gave them
+ * (select-live-rows.ts Plan.parse), which follow legacy id order.
  * OVERRIDING SYSTEM VALUE lets an explicit id into a GENERATED ALWAYS
  * identity too (for BY DEFAULT and serial it changes nothing); the sequence
  * is moved past them afterwards (state.ts).
  */
-export async function insertCreatedSettings(db: Kysely<any>, dialect: Dialect, rows: ComputedRows | null): Promise<void> {
-  if (rows === null) return
-  await execute(
-    db,
-    `INSERT INTO ${settings} (id, tenant_id, channel, provider, is_enabled, created_at, updated_at, provider_config_json,
+export function insertCreatedSettingsSql(dialect: Dialect, first: number): string {
+  return `INSERT INTO ${settings} (id, tenant_id, channel, provider, is_enabled, created_at, updated_at, provider_config_json,
       credentials_encrypted, messaging_service_sid, webhook_url, webhook_secret_encrypted, is_verified, verified_at, verification_error)
     ${dialect === 'postgres' ? 'OVERRIDING SYSTEM VALUE' : ''}
     SELECT j.settings_id, l.tenant_id, l.channel, l.provider, 0, l.created_at, l.updated_at, j.config,
       j.credentials, l.messaging_service_sid, l.webhook_url, j.secret, l.is_verified, ${VERIFIED_AT}, l.verification_error
-    FROM ${computedRows(dialect, 1, SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id`,
-    rowsParameters(rows),
-  )
+    FROM ${computedRows(dialect, first, SETTINGS_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.legacy_id`
 }
 
 /**
- * Archives every legacy row of the batch. The legacy columns are copied in
- * SQL; the legacy value is kept as its IV (`legacy_iv`, LEGACY_KEPT.iv) or
- * verbatim (`legacy_ciphertext`), both cut from the stored bytes by the
- * database. A merged row's settings id, a created row's included, comes
- * from the plan (select-live-rows.ts Plan.parse).
+ * Archives every legacy row of the batch: the archive time is parameter
+ * `first`, the computed values are bound after it. The legacy columns are
+ * copied in SQL; the legacy value is kept as its IV (`legacy_iv`,
+ * LEGACY_KEPT.iv) or verbatim (`legacy_ciphertext`), both cut from the
+ * stored bytes by the database. A merged row's settings id, a created row's
+ * included, comes from the plan (select-live-rows.ts Plan.parse).
  */
-export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows: ComputedRows | null, archivedAt: string): Promise<void> {
-  if (rows === null) return
-  await execute(
-    db,
-    `INSERT INTO ${archive} (id, tenant_id, channel, provider, credentials_encrypted, messaging_service_sid, webhook_url,
+export function insertArchiveRowsSql(dialect: Dialect, first: number): string {
+  return `INSERT INTO ${archive} (id, tenant_id, channel, provider, credentials_encrypted, messaging_service_sid, webhook_url,
       webhook_secret_encrypted, is_verified, verification_error, created_at, updated_at, legacy_iv, legacy_ciphertext, reason,
       settings_id, settings_created, archived_at)
     SELECT l.id, l.tenant_id, l.channel, l.provider, j.credentials, l.messaging_service_sid, l.webhook_url,
@@ -151,10 +140,8 @@ export async function insertArchiveRows(db: Kysely<any>, dialect: Dialect, rows:
       CASE WHEN j.kept = 1 THEN l.credentials_encrypted END,
       j.reason,
       j.settings_id,
-      j.created, CAST(${placeholder(dialect, 1)} AS TEXT)
-    FROM ${computedRows(dialect, 2, ARCHIVE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.id`,
-    [archivedAt, ...rowsParameters(rows)],
-  )
+      j.created, CAST(${placeholder(dialect, first)} AS TEXT)
+    FROM ${computedRows(dialect, first + 1, ARCHIVE_COLUMNS)} AS j JOIN ${legacy} AS l ON l.id = j.id`
 }
 
 /**
@@ -169,11 +156,11 @@ export interface PageWrites {
   archive: ComputedRows | null
 }
 
-/** The page's writes. */
+/** The page's writes, one statement each. */
 export async function writePage(db: Kysely<any>, dialect: Dialect, writes: PageWrites, archivedAt: string): Promise<void> {
-  await updateExistingSettings(db, dialect, writes.updated)
-  await insertCreatedSettings(db, dialect, writes.created)
-  await insertArchiveRows(db, dialect, writes.archive, archivedAt)
+  if (writes.updated) await execute(db, updateExistingSettingsSql(dialect, 1), rowsParameters(writes.updated))
+  if (writes.created) await execute(db, insertCreatedSettingsSql(dialect, 1), rowsParameters(writes.created))
+  if (writes.archive) await execute(db, insertArchiveRowsSql(dialect, 1), [archivedAt, ...rowsParameters(writes.archive)])
 }
 
 /**
