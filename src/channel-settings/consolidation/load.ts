@@ -35,13 +35,17 @@ export async function countSettingsRows(db: Kysely<any>): Promise<number> {
  * page's join.
  */
 export async function loadPlan(db: Kysely<any>, dialect: Dialect): Promise<string> {
-  const updatedAt = dialect === 'sqlite' ? 'updated_at' : 'updated_at COLLATE "C"'
+  // PostgreSQL: "C" throughout the window's sort, which then compares bytes where the database's
+  // collation would call strcoll (an eighth of the plan's time at 100,000 rows). The pairs are the
+  // same: a deterministic collation, as a database's default always is, calls two texts equal only
+  // when their bytes are.
+  const bytes = (column: string) => (dialect === 'sqlite' ? column : `${column} COLLATE "C"`)
   const values = `r.id || ',' || CASE WHEN r.rank = 1 THEN 1 ELSE 0 END || ',' || CASE WHEN t.id IS NULL THEN 0 ELSE 1 END || ',' || COALESCE(CAST(s.id AS TEXT), 'null')`
   // string_agg with ORDER BY: PostgreSQL, and SQLite from 3.44 (better-sqlite3 12 bundles 3.5x).
   const [row] = await execute<{plan: string | null}>(
     db,
     `SELECT '[' || string_agg(${values}, ',' ORDER BY r.id) || ']' AS plan
-    FROM (SELECT id, tenant_id, channel, ROW_NUMBER() OVER (PARTITION BY tenant_id, channel ORDER BY ${updatedAt} DESC, id DESC) AS rank
+    FROM (SELECT id, tenant_id, channel, ROW_NUMBER() OVER (PARTITION BY ${bytes('tenant_id')}, ${bytes('channel')} ORDER BY ${bytes('updated_at')} DESC, id DESC) AS rank
       FROM "${TABLES.legacy}") AS r
     LEFT JOIN "tenants" AS t ON t.id = r.tenant_id
     LEFT JOIN "${TABLES.settings}" AS s ON s.tenant_id = r.tenant_id AND s.channel = r.channel`,
