@@ -12,7 +12,7 @@ import {assertDecryptable, type DecryptFailure} from './decrypt-legacy.js'
 import {countLegacyRows, countSettingsRows, loadPlan} from './load.js'
 import {lockConsolidationTables, UP_TABLES} from './locks.js'
 import {PageLoader} from './page-loader.js'
-import {addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
+import {addArchivePrimaryKey, addSettingsColumns, createArchiveTable, createStateTable, dropTable} from './schema.js'
 import {consolidationReport, type BatchCounts} from './select-live-rows.js'
 import {withConstraintsRebuilt} from './rebuilt-constraints.js'
 import {withMigrationTuning} from './session-tuning.js'
@@ -75,7 +75,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     const state = await captureLegacyState(db, dialect)
     await makeSequenceTransactional(db, dialect, TABLES.settings)
     await addSettingsColumns(db)
-    await createArchiveTable(db)
+    await createArchiveTable(db, dialect)
     await createStateTable(db)
 
     const pageWork = () => withMigrationTuning(db, dialect, async () => {
@@ -104,6 +104,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
     })
     // The constraints come back once the tuning is over: the foreign key's check is one join, best hashed.
     const counts = await withConstraintsRebuilt(db, dialect, TABLES.settings, {legacyRows: total, tableRows: settingsRows}, pageWork)
+    await addArchivePrimaryKey(db, dialect)
     if (counts.some((page) => page.created > 0)) await advanceSequenceToMaxId(db, dialect, TABLES.settings)
     state[stateKeys.sequenceAfterUp(TABLES.settings)] = await readSequence(db, dialect, TABLES.settings)
     await saveState(db, state)

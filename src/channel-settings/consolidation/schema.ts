@@ -20,11 +20,19 @@ export async function addSettingsColumns(db: Kysely<any>): Promise<void> {
   await table().addColumn('verification_error', 'text').execute()
 }
 
-export async function createArchiveTable(db: Kysely<any>): Promise<void> {
+/**
+ * The archive of legacy rows. On PostgreSQL without its primary key, which
+ * addArchivePrimaryKey adds once the rows are in: building the index from
+ * all 100,000 ids at once took less than adding an entry (and its WAL
+ * record) per row, and nothing reads the archive by id while the pages are
+ * written (write-returning.ts). SQLite's key is the rowid, which cannot be
+ * added later.
+ */
+export async function createArchiveTable(db: Kysely<any>, dialect: Dialect): Promise<void> {
   await db.schema
     .createTable(TABLES.archive)
     // The legacy id, so archived rows keep their identity; never generated.
-    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('id', 'integer', (c) => (dialect === 'postgres' ? c.notNull() : c.primaryKey()))
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('channel', 'text', (c) => c.notNull())
     .addColumn('provider', 'text', (c) => c.notNull())
@@ -43,6 +51,16 @@ export async function createArchiveTable(db: Kysely<any>): Promise<void> {
     .addColumn('settings_created', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('archived_at', 'text', (c) => c.notNull())
     .execute()
+}
+
+/**
+ * PostgreSQL: the archive's primary key, under the name PostgreSQL gives
+ * one declared with the table. A duplicate id fails it, and the migration
+ * with it.
+ */
+export async function addArchivePrimaryKey(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  if (dialect !== 'postgres') return
+  await sql.raw(`ALTER TABLE "${TABLES.archive}" ADD CONSTRAINT "${TABLES.archive}_pkey" PRIMARY KEY (id)`).execute(db)
 }
 
 export async function createStateTable(db: Kysely<any>): Promise<void> {
