@@ -60,7 +60,7 @@ export async function createArchiveTable(db: Kysely<any>, dialect: Dialect): Pro
  */
 export async function addArchivePrimaryKey(db: Kysely<any>, dialect: Dialect): Promise<void> {
   if (dialect !== 'postgres') return
-  await sql.raw(`ALTER TABLE "${TABLES.archive}" ADD CONSTRAINT "${TABLES.archive}_pkey" PRIMARY KEY (id)`).execute(db)
+  await db.schema.alterTable(TABLES.archive).addPrimaryKeyConstraint(`${TABLES.archive}_pkey`, ['id']).execute()
 }
 
 export async function createStateTable(db: Kysely<any>): Promise<void> {

@@ -91,7 +91,7 @@ export class PageCrypto {
     for (const row of rowsOf(rows, PAGE_ROW_FIELDS)) yield decryptLegacyRow(this.key, row, row.credentials_encrypted)
   }
 
-  /** Checks what the database stored for the page (readBackPage) against what was written; forgets the page. */
+  /** Checks what the database stored for the page (write-returning.ts writePageReadingBack) against what was written; forgets the page. */
   verify(page: number, stored: StoredPage): VerifyProblem[] {
     const written = this.written.get(page)
     if (!written) throw new MigrationError(`Page ${page} reached verification before its conversion.`, {code: 'CONSOLIDATION_INTERNAL'})

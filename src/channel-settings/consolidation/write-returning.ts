@@ -3,7 +3,7 @@ import type {Dialect} from '../../db/database.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import type {StoredPage} from './check-stored.js'
 import {TABLES} from './types.js'
-import {readBackPage, SETTINGS_ROW_DIFFERS, settingsSameAs, storedColumns, storedPage, storedPageSql, type StoredPageRow} from './verify.js'
+import {readBackPage, SETTINGS_ROW_DIFFERS, settingsSameAs, storedColumns, storedPage, storedPageSql, type StoredColumns, type StoredPageRow} from './verify.js'
 import {execute, insertArchiveRowsSql, insertCreatedSettingsSql, rowsParameters, updateExistingSettingsSql, writePage, type PageWrites} from './write.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -42,6 +42,17 @@ const ARCHIVE_RETURNED = [
 ].join(', ')
 
 /**
+ * The read-back's fields (verify.ts storedColumns) over the rows returned:
+ * `a` the archive's, `s` the settings'. Its SQL half compares a merged row's
+ * settings row with the archive row, which stands in for the legacy row
+ * (see writePageReturningStored).
+ */
+const RETURNED_COLUMNS: StoredColumns = {
+  ...storedColumns('postgres'),
+  legacy_problem: `CASE WHEN a.reason = 'merged' AND (s.id IS NULL OR NOT (${settingsSameAs('postgres', 'a')})) THEN '${SETTINGS_ROW_DIFFERS}' END`,
+}
+
+/**
  * PostgreSQL: a page's writes and the read-back of what they stored, in one
  * statement. Each write is a data-modifying CTE that returns its rows as
  * stored (after any BEFORE trigger), and the statement reads them into the
@@ -63,7 +74,7 @@ const ARCHIVE_RETURNED = [
  * A write with no rows is left out; the archive has a row for every legacy
  * row, so a page always has one.
  */
-export async function writePageReturningStored(db: Kysely<any>, writes: PageWrites, archivedAt: string): Promise<StoredPage> {
+async function writePageReturningStored(db: Kysely<any>, writes: PageWrites, archivedAt: string): Promise<StoredPage> {
   const parameters: unknown[] = []
   const parts: string[] = []
   const settingsWritten: string[] = []
@@ -82,11 +93,7 @@ export async function writePageReturningStored(db: Kysely<any>, writes: PageWrit
   parameters.push(archivedAt, ...rowsParameters(writes.archive))
   // No settings written: an empty relation of the same shape, so the statement keeps one form.
   const written = settingsWritten.length > 0 ? settingsWritten.join(' UNION ALL ') : `SELECT ${SETTINGS_RETURNED} FROM ${settings} WHERE false`
-  const columns = {
-    ...storedColumns('postgres'),
-    legacy_problem: `CASE WHEN a.reason = 'merged' AND (s.id IS NULL OR NOT (${settingsSameAs('postgres', 'a')})) THEN '${SETTINGS_ROW_DIFFERS}' END`,
-  }
   const from = `FROM archived AS a LEFT JOIN (${written}) AS s ON s.id = a.settings_id`
-  const [page] = await execute<StoredPageRow>(db, `WITH ${parts.join(',\n')}\n${storedPageSql(columns, from, 'a.id')}`, parameters)
+  const [page] = await execute<StoredPageRow>(db, `WITH ${parts.join(',\n')}\n${storedPageSql(RETURNED_COLUMNS, from, 'a.id')}`, parameters)
   return storedPage(page)
 }
