@@ -11,59 +11,72 @@
  * big-endian; text: the UTF-8 bytes).
  */
 
+import {ByteBuilder} from './byte-builder.js'
+
 const INT4_OID = 23
 const TEXT_OID = 25
 const HEADER_BYTES = 20
 
-function writeHeader(buffer: Buffer, length: number, hasNulls: boolean, elementOid: number): void {
-  buffer.writeInt32BE(1, 0)
-  buffer.writeInt32BE(hasNulls ? 1 : 0, 4)
-  buffer.writeInt32BE(elementOid, 8)
-  buffer.writeInt32BE(length, 12)
-  buffer.writeInt32BE(1, 16)
+/**
+ * One array parameter built a value at a time, for a column whose values are
+ * computed row by row (int4Array and textArray build one from a list).
+ */
+export class BinaryArrayBuilder {
+  private readonly bytes = new ByteBuilder()
+  private count = 0
+  private hasNulls = false
+
+  constructor(private readonly element: 'int4' | 'text') {
+    // The header, written by finish() once the count is known.
+    for (let at = 0; at < HEADER_BYTES; at += 4) this.bytes.int32(0)
+  }
+
+  /** Appends an int4 (a whole number in int4's range), or NULL. */
+  addInteger(value: number | null): void {
+    if (this.element !== 'int4') throw new RangeError('addInteger is for integer[] arrays')
+    this.count++
+    if (value === null) return this.addNull()
+    if (!Number.isInteger(value) || value < -2147483648 || value > 2147483647) throw new RangeError('integer[] arrays take whole numbers in int4 range')
+    this.bytes.int32(4)
+    this.bytes.int32(value)
+  }
+
+  /** Appends a text (written as UTF-8), or NULL. */
+  addText(value: string | null): void {
+    if (this.element !== 'text') throw new RangeError('addText is for text[] arrays')
+    this.count++
+    if (value === null) return this.addNull()
+    const lengthAt = this.bytes.length
+    this.bytes.int32(0)
+    this.bytes.int32At(lengthAt, this.bytes.text(value))
+  }
+
+  /** The array parameter, in a buffer of its own. */
+  finish(): Uint8Array {
+    this.bytes.int32At(0, 1)
+    this.bytes.int32At(4, this.hasNulls ? 1 : 0)
+    this.bytes.int32At(8, this.element === 'int4' ? INT4_OID : TEXT_OID)
+    this.bytes.int32At(12, this.count)
+    this.bytes.int32At(16, 1)
+    return this.bytes.bytes()
+  }
+
+  private addNull(): void {
+    this.hasNulls = true
+    this.bytes.int32(-1)
+  }
 }
 
 /** An `integer[]` (int4) parameter; each value must be a whole number in int4's range, or null. */
 export function int4Array(values: readonly (number | null)[]): Uint8Array {
-  let nulls = 0
-  for (const value of values) {
-    if (value === null) nulls++
-    else if (!Number.isInteger(value) || value < -2147483648 || value > 2147483647) throw new RangeError('int4Array takes whole numbers in int4 range')
-  }
-  const buffer = Buffer.allocUnsafeSlow(HEADER_BYTES + values.length * 8 - nulls * 4)
-  writeHeader(buffer, values.length, nulls > 0, INT4_OID)
-  let at = HEADER_BYTES
-  for (const value of values) {
-    if (value === null) {
-      at = buffer.writeInt32BE(-1, at)
-    } else {
-      at = buffer.writeInt32BE(4, at)
-      at = buffer.writeInt32BE(value, at)
-    }
-  }
-  return buffer
+  const array = new BinaryArrayBuilder('int4')
+  for (const value of values) array.addInteger(value)
+  return array.finish()
 }
 
 /** A `text[]` parameter; strings are written as UTF-8. */
 export function textArray(values: readonly (string | null)[]): Uint8Array {
-  let size = HEADER_BYTES
-  let hasNulls = false
-  for (const value of values) {
-    size += 4
-    if (value === null) hasNulls = true
-    else size += Buffer.byteLength(value, 'utf8')
-  }
-  const buffer = Buffer.allocUnsafeSlow(size)
-  writeHeader(buffer, values.length, hasNulls, TEXT_OID)
-  let at = HEADER_BYTES
-  for (const value of values) {
-    if (value === null) {
-      at = buffer.writeInt32BE(-1, at)
-    } else {
-      const bytes = buffer.write(value, at + 4, 'utf8')
-      buffer.writeInt32BE(bytes, at)
-      at += 4 + bytes
-    }
-  }
-  return buffer
+  const array = new BinaryArrayBuilder('text')
+  for (const value of values) array.addText(value)
+  return array.finish()
 }

@@ -13,6 +13,8 @@
  * JSON text); ARRAY, its elements one after the other; NULL, nothing.
  */
 
+import {ByteBuilder} from './byte-builder.js'
+
 const NULL = 0x0
 const INT = 0x3
 const TEXTRAW = 0xa
@@ -28,22 +30,19 @@ function headerBytes(size: number): number {
   return 5
 }
 
-function writeHeader(buffer: Buffer, at: number, type: number, size: number): number {
-  if (size <= 11) {
-    buffer[at] = (size << 4) | type
-    return at + 1
-  }
+function writeHeader(bytes: ByteBuilder, type: number, size: number): void {
+  if (size <= 11) return bytes.byte((size << 4) | type)
   if (size <= 0xff) {
-    buffer[at] = 0xc0 | type
-    buffer[at + 1] = size
-    return at + 2
+    bytes.byte(0xc0 | type)
+    return bytes.byte(size)
   }
   if (size <= 0xffff) {
-    buffer[at] = 0xd0 | type
-    return buffer.writeUInt16BE(size, at + 1)
+    bytes.byte(0xd0 | type)
+    bytes.byte(size >> 8)
+    return bytes.byte(size & 0xff)
   }
-  buffer[at] = 0xe0 | type
-  return buffer.writeUInt32BE(size, at + 1)
+  bytes.byte(0xe0 | type)
+  bytes.int32(size)
 }
 
 /** The payload size of one cell; integers only (a fraction would need FLOAT, which nothing here writes). */
@@ -56,35 +55,52 @@ function cellPayload(cell: JsonbCell): number {
   return Buffer.byteLength(cell, 'utf8')
 }
 
-/** A JSON array of arrays (rows of cells) as one JSONB value. */
-export function jsonbRows(rows: readonly (readonly JsonbCell[])[]): Uint8Array {
-  const rowSizes = new Array<number>(rows.length)
-  let total = 0
-  for (let index = 0; index < rows.length; index++) {
+/**
+ * A JSON array of arrays (rows of cells) as one JSONB value, built a row at
+ * a time, for rows computed one by one (jsonbRows builds one from a list).
+ */
+export class JsonbRowsBuilder {
+  /** The rows, each an ARRAY element; the outer header goes in front once their size is known. */
+  private readonly body = new ByteBuilder()
+
+  addRow(row: readonly JsonbCell[]): void {
     let size = 0
-    for (const cell of rows[index]!) {
+    for (const cell of row) {
       const payload = cellPayload(cell)
       size += headerBytes(payload) + payload
     }
-    rowSizes[index] = size
-    total += headerBytes(size) + size
-  }
-  const buffer = Buffer.allocUnsafeSlow(headerBytes(total) + total)
-  let at = writeHeader(buffer, 0, ARRAY, total)
-  for (let index = 0; index < rows.length; index++) {
-    at = writeHeader(buffer, at, ARRAY, rowSizes[index]!)
-    for (const cell of rows[index]!) {
+    this.header(ARRAY, size)
+    for (const cell of row) {
       if (cell === null) {
-        at = writeHeader(buffer, at, NULL, 0)
+        this.header(NULL, 0)
       } else if (typeof cell === 'number') {
         const digits = String(cell)
-        at = writeHeader(buffer, at, INT, digits.length)
-        at += buffer.write(digits, at, 'latin1')
+        this.header(INT, digits.length)
+        this.body.text(digits, 'latin1')
       } else {
-        at = writeHeader(buffer, at, TEXTRAW, Buffer.byteLength(cell, 'utf8'))
-        at += buffer.write(cell, at, 'utf8')
+        this.header(TEXTRAW, Buffer.byteLength(cell, 'utf8'))
+        this.body.text(cell)
       }
     }
   }
-  return buffer
+
+  /** The JSONB value, in a buffer of its own. */
+  finish(): Uint8Array {
+    const total = this.body.length
+    const out = new ByteBuilder(headerBytes(total) + total)
+    writeHeader(out, ARRAY, total)
+    out.append(this.body.view())
+    return out.bytes()
+  }
+
+  private header(type: number, size: number): void {
+    writeHeader(this.body, type, size)
+  }
+}
+
+/** A JSON array of arrays (rows of cells) as one JSONB value. */
+export function jsonbRows(rows: readonly (readonly JsonbCell[])[]): Uint8Array {
+  const builder = new JsonbRowsBuilder()
+  for (const row of rows) builder.addRow(row)
+  return builder.finish()
 }

@@ -1,48 +1,6 @@
 import {secretHome, type RowEnvelopes, type SecretHome} from './convert.js'
+import {ByteBuilder} from '../../db/byte-builder.js'
 import type {RowDecision} from './types.js'
-
-/**
- * What the check of the read-back needs of a converted page, kept by the
- * worker from the page's conversion to its verification: per legacy row, in
- * id order, its planned fate and the envelopes written for it. No plaintext
- * is kept: the computed envelopes were checked against it at conversion
- * (check-envelopes.ts).
- */
-export interface WrittenPage {
-  ids: number[]
-  reasons: string[]
-  /** For a merged row, the settings row planned (existing or created), else null. */
-  settingsIds: (number | null)[]
-  /** For a merged row, whether 0002 creates that settings row. */
-  createsSettings: boolean[]
-  /** Whether the row decrypted. */
-  decrypted: boolean[]
-  /** Where each webhook secret went (convert.ts secretHome). */
-  secretIn: SecretHome[]
-  /** Whether only the legacy value's IV is archived (it decrypted and rebuilds from its IV, legacy-bytes.ts). */
-  ivKept: boolean[]
-  credentials: (string | null)[]
-  secrets: (string | null)[]
-}
-
-/** An empty WrittenPage, to add a page's rows to in id order. */
-export function emptyWrittenPage(): WrittenPage {
-  return {ids: [], reasons: [], settingsIds: [], createsSettings: [], decrypted: [], secretIn: [], ivKept: [], credentials: [], secrets: []}
-}
-
-/** Adds what a converted row leaves for its page's verification. */
-export function addWrittenRow(page: WrittenPage, decision: RowDecision, written: RowEnvelopes): void {
-  const {row} = decision.decrypted
-  page.ids.push(row.id)
-  page.reasons.push(decision.reason)
-  page.settingsIds.push(decision.settingsId ?? null)
-  page.createsSettings.push(decision.createsSettings)
-  page.decrypted.push(decision.decrypted.ok)
-  page.secretIn.push(secretHome(decision.reason, row.webhook_secret))
-  page.ivKept.push(decision.decrypted.ok && decision.decrypted.keptAsIv)
-  page.credentials.push(written.credentials)
-  page.secrets.push(written.secret)
-}
 
 function describeSettingsRow(id: number | null | undefined, created: boolean): string {
   return `${created ? 'created' : 'existing'} settings row ${id}`
@@ -110,36 +68,59 @@ export interface StoredPage {
   text: string
 }
 
-const field = (value: string | number | null) => (value === null ? STORED_NULL : STORED_FIELD + value)
-
 /**
  * The text readBackPage reads for a page when the database stored exactly
- * what was written: for each row, its planned reason and settings row, the
- * envelopes computed for it where convertRow put them, its legacy value
- * kept as the worker decided, and nothing found by the SQL half.
+ * what was written, built row by row as the crypto worker converts the page
+ * and kept, outside the JavaScript heap, until the read-back comes (nothing
+ * else of the page is kept: see byte-builder.ts). For each row: its planned
+ * reason and settings row, the envelopes computed for it where convertRow
+ * put them, its legacy value kept as the worker decided, and nothing found
+ * by the SQL half. No plaintext is kept: the envelopes were checked against
+ * it at conversion (check-envelopes.ts).
  */
-export function expectedStoredText(page: WrittenPage): string {
-  let text = ''
-  for (let index = 0; index < page.ids.length; index++) {
-    const merged = page.reasons[index] === 'merged'
-    const settingsId = merged ? page.settingsIds[index]! : null
-    const secret = page.secrets[index]!
-    const secretInSettings = page.secretIn[index] === 'settings'
-    text +=
-      field(page.ids[index]!) +
-      field(page.reasons[index]!) +
-      field(settingsId) +
-      field(merged && page.createsSettings[index] ? 1 : 0) +
-      field(merged ? null : page.credentials[index]!) +
-      field(secretInSettings ? null : secret) +
-      field(settingsId) +
-      field(merged ? page.credentials[index]! : null) +
-      field(secretInSettings ? secret : null) +
-      field(page.ivKept[index] ? 1 : 0) +
-      field(null) +
-      STORED_ROW_END
+export class ExpectedStoredText {
+  private readonly bytes = new ByteBuilder()
+  private count = 0
+  private firstId: number | undefined
+  private lastId: number | undefined
+
+  /** Adds what a converted row should read back as. */
+  addRow(decision: RowDecision, written: RowEnvelopes): void {
+    const {decrypted} = decision
+    const {id} = decrypted.row
+    const merged = decision.reason === 'merged'
+    const settingsId = merged ? decision.settingsId! : null
+    const secretInSettings = secretHome(decision.reason, decrypted.row.webhook_secret) === 'settings'
+    this.field(id)
+    this.field(decision.reason)
+    this.field(settingsId)
+    this.field(merged && decision.createsSettings ? 1 : 0)
+    this.field(merged ? null : written.credentials)
+    this.field(secretInSettings ? null : written.secret)
+    this.field(settingsId)
+    this.field(merged ? written.credentials : null)
+    this.field(secretInSettings ? written.secret : null)
+    this.field(decrypted.ok && decrypted.keptAsIv ? 1 : 0)
+    this.field(null)
+    this.bytes.text(STORED_ROW_END)
+    this.count++
+    this.firstId ??= id
+    this.lastId = id
   }
-  return text
+
+  /** How many rows were added, and the first and last legacy id among them. */
+  get rows(): {count: number; first: number | undefined; last: number | undefined} {
+    return {count: this.count, first: this.firstId, last: this.lastId}
+  }
+
+  /** The text itself, read out of its bytes. */
+  get text(): string {
+    return this.bytes.utf8()
+  }
+
+  private field(value: string | number | null): void {
+    this.bytes.text(value === null ? STORED_NULL : STORED_FIELD + value)
+  }
 }
 
 /** One field of a row's text: STORED_FIELD and the text up to the next field, or STORED_NULL. */
@@ -188,69 +169,77 @@ function parseStoredText(text: string, count: number): StoredRow[] | undefined {
  * keeps that order); a text that does not come apart into its rows is named
  * as a whole.
  */
-export function checkStoredPage(batch: WrittenPage, stored: StoredPage): VerifyProblem[] {
-  const first = batch.ids[0]
-  const last = batch.ids.at(-1)
+export function checkStoredPage(expected: ExpectedStoredText, stored: StoredPage): VerifyProblem[] {
+  const {count, first, last} = expected.rows
   if (first === undefined || last === undefined) return []
-  if (stored.rows === batch.ids.length && stored.text === expectedStoredText(batch)) return []
+  const text = expected.text
+  if (stored.rows === count && stored.text === text) return []
   const rows = parseStoredText(stored.text, stored.rows)
   if (!rows) return [{id: first, problem: `the archive rows of legacy ids ${first}–${last} do not read back as rows`}]
-  return compareStoredRows(batch, rows, first, last)
+  return compareStoredRows(parseStoredText(text, count)!, rows, first, last)
 }
 
-/** The row-by-row comparison behind checkStoredPage, which names each difference. */
-function compareStoredRows(batch: WrittenPage, rows: readonly StoredRow[], first: number, last: number): VerifyProblem[] {
-  const {ids} = batch
+/**
+ * Where a row's webhook secret was written, read off the row expected
+ * (convert.ts secretHome): a secret is always written as an envelope, so
+ * the field that holds one is its table.
+ */
+function secretIn(expected: StoredRow): SecretHome {
+  if (expected.s_webhook !== null) return 'settings'
+  return expected.webhook_secret_encrypted === null ? null : 'archive'
+}
+
+/** The row-by-row comparison behind checkStoredPage, which names each difference; both lists are in id order. */
+function compareStoredRows(expected: readonly StoredRow[], rows: readonly StoredRow[], first: number, last: number): VerifyProblem[] {
   const problems: VerifyProblem[] = []
   const fail = (id: number, problem: string) => problems.push({id, problem})
-  // Both lists are in id order; a batch is a contiguous run of legacy ids, so equal lengths pair up by index.
-  const byIndex = rows.length === ids.length
-  const byId = byIndex ? undefined : new Map(rows.map((row) => [Number(row.id), row]))
-  if (!byIndex) fail(first, `archive has ${rows.length} rows for the ${ids.length} legacy rows ${first}–${last}`)
-  for (let index = 0; index < ids.length; index++) {
-    const id = ids[index]!
-    const reason = batch.reasons[index]!
+  // A batch is a contiguous run of legacy ids, so equal lengths pair up by index.
+  const byIndex = rows.length === expected.length
+  const byId = byIndex ? undefined : new Map(rows.map((row) => [row.id, row]))
+  if (!byIndex) fail(first, `archive has ${rows.length} rows for the ${expected.length} legacy rows ${first}–${last}`)
+  for (let index = 0; index < expected.length; index++) {
+    const planned = expected[index]!
+    const {id, reason} = planned
     const row = byIndex ? rows[index] : byId!.get(id)
-    if (!row || Number(row.id) !== id) {
+    if (!row || row.id !== id) {
       fail(id, 'missing from the archive')
       continue
     }
     if (row.reason !== reason) fail(id, `archived as ${row.reason}, planned ${reason}`)
     if (row.legacy_problem !== null) fail(id, row.legacy_problem)
-    else if ((Number(row.iv_kept) === 1) !== batch.ivKept[index]) fail(id, 'legacy ciphertext cannot be rebuilt exactly')
-    const secretIn = batch.secretIn[index]
+    else if (row.iv_kept !== planned.iv_kept) fail(id, 'legacy ciphertext cannot be rebuilt exactly')
+    const secretTable = secretIn(planned)
 
     // Where the values went.
     let credentialsStored: string | null
     let secretStored: string | null
     if (reason === 'merged') {
-      const settingsId = row.s_id === null ? null : Number(row.s_id)
-      if (settingsId === null) {
+      if (row.s_id === null) {
         fail(id, 'merged into a settings row that does not exist')
         continue
       }
-      const planned = batch.settingsIds[index]
-      const created = Number(row.settings_created) === 1
-      if (settingsId !== planned || created !== batch.createsSettings[index]) {
-        fail(id, `merged into ${describeSettingsRow(settingsId, created)}, planned ${describeSettingsRow(planned, batch.createsSettings[index]!)}`)
+      const created = row.settings_created === 1
+      const plannedCreated = planned.settings_created === 1
+      if (row.s_id !== planned.settings_id || created !== plannedCreated) {
+        fail(id, `merged into ${describeSettingsRow(row.s_id, created)}, planned ${describeSettingsRow(planned.settings_id, plannedCreated)}`)
       }
       if (row.credentials_encrypted !== null) fail(id, 'merged row also keeps credentials in the archive')
       credentialsStored = row.s_credentials
       // A non-empty secret lives in settings; '' only in the archive (settings cannot sign with it).
-      if ((secretIn === 'settings' ? row.webhook_secret_encrypted : row.s_webhook) !== null) fail(id, 'webhook secret stored in the wrong table')
-      secretStored = secretIn === 'settings' ? row.s_webhook : row.webhook_secret_encrypted
+      if ((secretTable === 'settings' ? row.webhook_secret_encrypted : row.s_webhook) !== null) fail(id, 'webhook secret stored in the wrong table')
+      secretStored = secretTable === 'settings' ? row.s_webhook : row.webhook_secret_encrypted
     } else {
-      if (row.settings_id !== null || Number(row.settings_created) !== 0) fail(id, `${reason} row points at a settings row`)
+      if (row.settings_id !== null || row.settings_created !== 0) fail(id, `${reason} row points at a settings row`)
       credentialsStored = row.credentials_encrypted
       secretStored = row.webhook_secret_encrypted
     }
 
-    // The stored bytes are the computed envelopes; an undecryptable row has no new credentials.
-    if (!batch.decrypted[index]) {
+    // The stored bytes are the computed envelopes; an undecryptable row (decideRow gives every one that reason) has no new credentials.
+    const credentialsWritten = reason === 'merged' ? planned.s_credentials : planned.credentials_encrypted
+    if (reason === 'undecryptable') {
       if (credentialsStored !== null) fail(id, 'undecryptable row has new credentials')
-    } else if (credentialsStored === null || credentialsStored !== batch.credentials[index]) fail(id, 'stored credentials differ from the ones written')
-    if (secretStored !== batch.secrets[index]) fail(id, 'stored webhook secret differs from the one written')
-    else if (secretStored === null && secretIn !== null) fail(id, 'webhook secret does not round-trip')
+    } else if (credentialsStored === null || credentialsStored !== credentialsWritten) fail(id, 'stored credentials differ from the ones written')
+    if (secretStored !== (planned.s_webhook ?? planned.webhook_secret_encrypted)) fail(id, 'stored webhook secret differs from the one written')
   }
   return problems
 }

@@ -6,8 +6,8 @@ import {
   settingsCredentialsContext,
   settingsWebhookContext,
 } from './contexts.js'
-import {int4Array, textArray} from '../../db/pg-binary-array.js'
-import {jsonbRows, type JsonbCell} from '../../db/sqlite-jsonb.js'
+import {BinaryArrayBuilder} from '../../db/pg-binary-array.js'
+import {JsonbRowsBuilder, type JsonbCell} from '../../db/sqlite-jsonb.js'
 import {ARCHIVE_COLUMNS, SETTINGS_COLUMNS, type ComputedColumn, type ComputedRows, type RowsEncoding} from './computed-columns.js'
 import type {ArchiveReason, RowDecision} from './types.js'
 import type {PageWrites} from './write.js'
@@ -38,11 +38,16 @@ export type ArchiveTuple = [number, string, number | null, 0 | 1, string | null,
 /** A settings row's computed columns, existing or created: [legacy id, settings id, provider config JSON, ev1 credentials, ev1 webhook secret or null]. */
 export type SettingsTuple = [number, number, string, string, string | null]
 
+/** Where convertRow puts a statement's tuples. */
+export interface TupleSink<T> {
+  push(tuple: T): void
+}
+
 /** A page's tuples as the writes take them, in legacy id order. */
 export interface PageTuples {
-  archive: ArchiveTuple[]
-  updated: SettingsTuple[]
-  created: SettingsTuple[]
+  archive: TupleSink<ArchiveTuple>
+  updated: TupleSink<SettingsTuple>
+  created: TupleSink<SettingsTuple>
 }
 
 /** The ev1 credentials and webhook-secret envelopes written for one legacy row (wherever they went), or null. */
@@ -90,23 +95,56 @@ export function convertRow(key: EncryptionKey, decision: RowDecision, tuples: Pa
   return {credentials, secret: settingsSecret ?? archivedSecret}
 }
 
-/** One statement's tuples as PostgreSQL binds them: one binary array per column. */
-function columnArrays(tuples: readonly unknown[][], columns: readonly ComputedColumn[]): Uint8Array[] {
-  return columns.map((column, position) => {
-    const values = tuples.map((tuple) => tuple[position])
-    return column.integer ? int4Array(values as (number | null)[]) : textArray(values as (string | null)[])
-  })
+/**
+ * One statement's tuples encoded as they come, as its write binds them
+ * (computed-columns.ts ComputedRows): on SQLite into one JSONB value, on
+ * PostgreSQL into one binary array per column. Nothing of a row is kept in
+ * JavaScript once it is encoded.
+ */
+class EncodedTuples<T extends readonly JsonbCell[]> implements TupleSink<T> {
+  private rows = 0
+  private readonly jsonb: JsonbRowsBuilder | undefined
+  private readonly arrays: BinaryArrayBuilder[]
+
+  constructor(
+    encoding: RowsEncoding,
+    private readonly columns: readonly ComputedColumn[],
+  ) {
+    this.jsonb = encoding === 'sqlite-jsonb' ? new JsonbRowsBuilder() : undefined
+    this.arrays = this.jsonb ? [] : columns.map((column) => new BinaryArrayBuilder(column.integer ? 'int4' : 'text'))
+  }
+
+  push(tuple: T): void {
+    this.rows++
+    if (this.jsonb) return this.jsonb.addRow(tuple)
+    for (let position = 0; position < this.columns.length; position++) {
+      const value = tuple[position]!
+      if (this.columns[position]!.integer) this.arrays[position]!.addInteger(value as number | null)
+      else this.arrays[position]!.addText(value as string | null)
+    }
+  }
+
+  /** The statement's rows, or null when it has none. */
+  finish(): ComputedRows | null {
+    if (this.rows === 0) return null
+    return this.jsonb ? this.jsonb.finish() : this.arrays.map((array) => array.finish())
+  }
 }
 
-/** The page's tuples as the writes bind them (computed-columns.ts ComputedRows), null where there are none. */
-export function serializeWrites(tuples: PageTuples, encoding: RowsEncoding): PageWrites {
-  const encode = (rows: readonly unknown[][], columns: readonly ComputedColumn[]): ComputedRows | null => {
-    if (rows.length === 0) return null
-    return encoding === 'sqlite-jsonb' ? jsonbRows(rows as JsonbCell[][]) : columnArrays(rows, columns)
+/** A page's tuples, encoded for the dialect's writes as convertRow computes them. */
+export class PageEncoder implements PageTuples {
+  readonly archive: EncodedTuples<ArchiveTuple>
+  readonly updated: EncodedTuples<SettingsTuple>
+  readonly created: EncodedTuples<SettingsTuple>
+
+  constructor(encoding: RowsEncoding) {
+    this.archive = new EncodedTuples(encoding, ARCHIVE_COLUMNS)
+    this.updated = new EncodedTuples(encoding, SETTINGS_COLUMNS)
+    this.created = new EncodedTuples(encoding, SETTINGS_COLUMNS)
   }
-  return {
-    updated: encode(tuples.updated, SETTINGS_COLUMNS),
-    created: encode(tuples.created, SETTINGS_COLUMNS),
-    archive: encode(tuples.archive, ARCHIVE_COLUMNS),
+
+  /** What the page's writes bind, null where a statement has no rows. */
+  finish(): PageWrites {
+    return {updated: this.updated.finish(), created: this.created.finish(), archive: this.archive.finish()}
   }
 }

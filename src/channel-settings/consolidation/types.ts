@@ -5,6 +5,8 @@
  * /tmp/team/SCHEMA.md for the target columns.
  */
 
+import {unpackRows, type PackedRows} from './packed-rows.js'
+
 /** Table names the consolidation touches; code only, never input. */
 export const TABLES = {
   settings: 'tenant_channel_settings',
@@ -89,6 +91,15 @@ export interface PageRow extends LoadedLegacyRow {
   credentials_encrypted: string
 }
 
+/**
+ * What a worker keeps of a PageRow once its value is decrypted: the value
+ * (a few hundred characters) would otherwise live as long as the row, which
+ * for a page decrypted ahead of the plan is until the plan comes.
+ */
+export function loadedRow(row: PageRow): LoadedLegacyRow {
+  return {id: row.id, tenant_id: row.tenant_id, channel: row.channel, provider: row.provider, webhook_secret: row.webhook_secret}
+}
+
 /** PageRow's fields in the order a page's tuples carry them (load.ts selects them in this order). */
 export const PAGE_ROW_FIELDS = [
   'id',
@@ -102,16 +113,19 @@ export const PAGE_ROW_FIELDS = [
 /**
  * A page of rows on its way to a crypto worker (page-rows.ts): from SQLite,
  * one JSON array of tuples, each row's values in its fields' order; from
- * PostgreSQL, the row objects.
+ * PostgreSQL, the rows packed into one string (packed-rows.ts); or the row
+ * objects themselves.
  */
-export type PageRows<T> = string | T[]
+export type PageRows<T> = string | PackedRows | T[]
 
 /**
  * The rows of a page, whichever way they came, as objects in id order
- * (`fields` names the tuple positions; the first is the id); runs in the worker.
+ * (`fields` names the tuple positions; the first is the id); runs in the
+ * worker. Packed rows are unpacked as they are asked for.
  */
-export function rowsOf<T extends {id: number}>(page: PageRows<T>, fields: readonly (keyof T & string)[]): T[] {
-  if (typeof page !== 'string') return page
+export function rowsOf<T extends {id: number}>(page: PageRows<T>, fields: readonly (keyof T & string)[]): Iterable<T> {
+  if (Array.isArray(page)) return page
+  if (typeof page !== 'string') return unpackRows<T>(page, fields)
   const tuples = JSON.parse(page) as unknown[][]
   const rows: T[] = new Array(tuples.length)
   for (let index = 0; index < tuples.length; index++) {

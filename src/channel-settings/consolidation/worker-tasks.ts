@@ -1,12 +1,12 @@
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import {checkRowEnvelopes} from './check-envelopes.js'
-import {addWrittenRow, checkStoredPage, emptyWrittenPage, type StoredPage, type VerifyProblem, type WrittenPage} from './check-stored.js'
+import {checkStoredPage, ExpectedStoredText, type StoredPage, type VerifyProblem} from './check-stored.js'
 import type {RowsEncoding} from './computed-columns.js'
-import {convertRow, serializeWrites, type PageTuples} from './convert.js'
+import {convertRow, PageEncoder} from './convert.js'
 import {decryptLegacyRow, type DecryptFailure} from './decrypt-legacy.js'
 import {decideRow, emptyCounts, Plan, type BatchCounts} from './select-live-rows.js'
-import {PAGE_ROW_FIELDS, rowsOf, type DecryptedRow, type PageRow, type PageRows} from './types.js'
+import {loadedRow, PAGE_ROW_FIELDS, rowsOf, type DecryptedRow, type PageRow, type PageRows} from './types.js'
 import type {PageWrites} from './write.js'
 
 /**
@@ -28,15 +28,17 @@ export interface ConvertedPage {
  * value to its checked envelopes in one go, so a plaintext never outlives
  * its row (and the garbage collector copies no page of them around); only
  * the pages that come before the plan are decrypted ahead, to use the time
- * the plan takes. What the page's verification needs (WrittenPage: the
- * envelopes written, no plaintext) stays here until the read-back comes.
- * The main thread only moves database text and bytes.
+ * the plan takes. Each row's tuples are encoded into the bytes the writes
+ * bind (convert.ts PageEncoder), and what its read-back should say into
+ * the page's expected text (check-stored.ts ExpectedStoredText), which
+ * stays here, outside the JavaScript heap, until the read-back comes. The
+ * main thread only moves database text and bytes.
  */
 export class PageCrypto {
   private planned: {plan: Plan; encoding: RowsEncoding} | undefined
   /** Pages decrypted and not yet converted. */
   private readonly decrypted = new Map<number, DecryptedRow[]>()
-  private readonly written = new Map<number, WrittenPage>()
+  private readonly written = new Map<number, ExpectedStoredText>()
 
   constructor(private readonly key: EncryptionKey) {}
 
@@ -71,8 +73,8 @@ export class PageCrypto {
     if (!decrypted && rows === undefined) throw new MigrationError(`Page ${page} reached conversion without its rows.`, {code: 'CONSOLIDATION_INTERNAL'})
     const {plan, encoding} = this.planned
     const counts = emptyCounts()
-    const tuples: PageTuples = {archive: [], updated: [], created: []}
-    const written = emptyWrittenPage()
+    const tuples = new PageEncoder(encoding)
+    const expected = new ExpectedStoredText()
     const failures: DecryptFailure[] = []
     const problems: VerifyProblem[] = []
     for (const entry of decrypted ?? this.decryptEach(rows!)) {
@@ -80,15 +82,15 @@ export class PageCrypto {
       const decision = decideRow(entry, plan, counts)
       const envelopes = convertRow(this.key, decision, tuples)
       checkRowEnvelopes(this.key, decision, envelopes, problems)
-      addWrittenRow(written, decision, envelopes)
+      expected.addRow(decision, envelopes)
     }
-    this.written.set(page, written)
-    return {writes: serializeWrites(tuples, encoding), counts, failures, problems}
+    this.written.set(page, expected)
+    return {writes: tuples.finish(), counts, failures, problems}
   }
 
   /** The page's rows decrypted one at a time, as they are asked for. */
   private *decryptEach(rows: PageRows<PageRow>): Generator<DecryptedRow> {
-    for (const row of rowsOf(rows, PAGE_ROW_FIELDS)) yield decryptLegacyRow(this.key, row, row.credentials_encrypted)
+    for (const row of rowsOf(rows, PAGE_ROW_FIELDS)) yield decryptLegacyRow(this.key, loadedRow(row), row.credentials_encrypted)
   }
 
   /** Checks what the database stored for the page (write-returning.ts writePageReadingBack) against what was written; forgets the page. */

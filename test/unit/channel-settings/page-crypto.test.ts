@@ -14,6 +14,7 @@ import {decryptField} from '../../../src/crypto/envelope.js'
 import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
 import {STORED_ROW_FIELDS, type StoredPage, type StoredRow, type VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
 import {storedRowText} from '../../../src/channel-settings/consolidation/verify.js'
+import {packRows} from '../../../src/channel-settings/consolidation/packed-rows.js'
 import {PAGE_ROW_FIELDS, type PageRow} from '../../../src/channel-settings/consolidation/types.js'
 
 const raw = randomBytes(32)
@@ -252,6 +253,20 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     expect(ahead.verify(0, storedText(early.writes))).toEqual([])
     // The kept page is used once: converting it again has no rows.
     expect(() => ahead.convert(0)).toThrow(/without its rows/)
+  })
+
+  it('converts a page packed as PostgreSQL pages are (packed-rows.ts) as it converts the same rows', () => {
+    const packed = new PageCrypto(key)
+    packed.plan(PLAN, 100, 'sqlite-jsonb')
+    const fromPacked = packed.convert(0, packRows(pageRows(), PAGE_ROW_FIELDS))
+    const objects = new PageCrypto(key)
+    objects.plan(PLAN, 100, 'sqlite-jsonb')
+    const fromObjects = objects.convert(0, pageRows())
+
+    expect(fromPacked.failures).toEqual(fromObjects.failures)
+    expect(fromPacked.counts).toEqual(fromObjects.counts)
+    expect(fromPacked.problems).toEqual([])
+    expect(packed.verify(0, storedText(fromPacked.writes))).toEqual([])
   })
 
   it('refuses a step out of order rather than guessing', () => {
