@@ -18,7 +18,11 @@
  *
  * The three measurements run in interleaved rounds (3 by default), each
  * migration on its own copy of the generated database; the figures are the
- * medians, with their range.
+ * medians, with their range. On PostgreSQL each measurement starts after a
+ * CHECKPOINT: the setup writes a few hundred megabytes of WAL (the
+ * generated database and one copy of it per round), which would otherwise
+ * start a checkpoint inside whichever measurement came next, and then every
+ * page that measurement first changes is written to the WAL whole.
  *
  *   node --import tsx bench/migrate.ts [--rows 100000] [--tenants 50000] [--dialect sqlite|postgres|both] [--rounds 3]
  */
@@ -34,7 +38,8 @@ import {decryptLegacy} from '../src/crypto/legacy-cbc.js'
 import {inWriteTransaction, openDatabase, type Dialect} from '../src/db/database.js'
 import {createMigrator} from '../src/migrate/migrator.js'
 import {sourceWorkerScript} from '../src/channel-settings/consolidation/crypto-pool.js'
-import {createTestDatabase, type TestDatabase} from '../test/support/databases.js'
+import pg from 'pg'
+import {createTestDatabase, POSTGRES_ADMIN_URL, type TestDatabase} from '../test/support/databases.js'
 import {generateLegacyDatabase} from '../test/support/legacy-generator.js'
 import {median} from './support/median.js'
 
@@ -123,6 +128,18 @@ async function child(kind: string, url: string, key: string): Promise<Measuremen
   }
 }
 
+/** PostgreSQL: a CHECKPOINT (see the header), so a measurement does not pay for the setup's WAL. */
+async function settle(dialect: Dialect): Promise<void> {
+  if (dialect !== 'postgres') return
+  const client = new pg.Client({connectionString: POSTGRES_ADMIN_URL})
+  await client.connect()
+  try {
+    await client.query('CHECKPOINT')
+  } finally {
+    await client.end()
+  }
+}
+
 function inChild(kind: string, url: string, key: string): Measurement {
   const output = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--url', url, '--key', key], {
     encoding: 'utf8',
@@ -162,8 +179,11 @@ async function benchDialect(dialect: Dialect, rows: number, tenants: number, rou
     const cryptos: Measurement[] = []
     const migrations: Measurement[] = []
     for (const clone of clones) {
+      await settle(dialect)
       copies.push(inChild('copy', testDatabase.url, generated.encryptionKey))
+      await settle(dialect)
       cryptos.push(inChild('crypto', testDatabase.url, generated.encryptionKey))
+      await settle(dialect)
       const migration = inChild('migrate', clone.url, generated.encryptionKey)
       if (migration.rows !== generated.v2Rows) throw new Error(`the migration converted ${migration.rows} rows, not ${generated.v2Rows}`)
       migrations.push(migration)
