@@ -129,6 +129,20 @@ function flipped(envelope: string): string {
   return `${envelope.slice(0, at)}${envelope[at] === 'A' ? 'B' : 'A'}${envelope.slice(at + 1)}`
 }
 
+/** A crypto worker's PageCrypto that has the plan. */
+function plannedCrypto(): PageCrypto {
+  const crypto = new PageCrypto(key)
+  crypto.plan(PLAN, 100, 'sqlite-jsonb')
+  return crypto
+}
+
+/** Two conversions of the same rows decided and found the same, and their envelopes checked out. */
+function expectSameOutcome(converted: ConvertedPage, other: ConvertedPage): void {
+  expect(converted.failures).toEqual(other.failures)
+  expect(converted.counts).toEqual(other.counts)
+  expect(converted.problems).toEqual([])
+}
+
 describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
   it('decrypts, re-encrypts by decision and checks the stored envelopes; a changed byte is named', () => {
     const crypto = new PageCrypto(key)
@@ -243,29 +257,20 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     ahead.decrypt(0, pageJson())
     ahead.plan(PLAN, 100, 'sqlite-jsonb')
     const early = ahead.convert(0)
-    const inline = new PageCrypto(key)
-    inline.plan(PLAN, 100, 'sqlite-jsonb')
-    const late = inline.convert(0, pageRows())
+    const late = plannedCrypto().convert(0, pageRows())
 
-    expect(early.failures).toEqual(late.failures)
-    expect(early.counts).toEqual(late.counts)
-    expect(early.problems).toEqual([])
+    expectSameOutcome(early, late)
     expect(ahead.verify(0, storedText(early.writes))).toEqual([])
     // The kept page is used once: converting it again has no rows.
     expect(() => ahead.convert(0)).toThrow(/without its rows/)
   })
 
   it('converts a page packed as PostgreSQL pages are (packed-rows.ts) as it converts the same rows', () => {
-    const packed = new PageCrypto(key)
-    packed.plan(PLAN, 100, 'sqlite-jsonb')
+    const packed = plannedCrypto()
     const fromPacked = packed.convert(0, packRows(pageRows(), PAGE_ROW_FIELDS))
-    const objects = new PageCrypto(key)
-    objects.plan(PLAN, 100, 'sqlite-jsonb')
-    const fromObjects = objects.convert(0, pageRows())
+    const fromObjects = plannedCrypto().convert(0, pageRows())
 
-    expect(fromPacked.failures).toEqual(fromObjects.failures)
-    expect(fromPacked.counts).toEqual(fromObjects.counts)
-    expect(fromPacked.problems).toEqual([])
+    expectSameOutcome(fromPacked, fromObjects)
     expect(packed.verify(0, storedText(fromPacked.writes))).toEqual([])
   })
 
