@@ -121,7 +121,8 @@ export type PageRows<T> = string | PackedRows | T[]
 /**
  * The rows of a page, whichever way they came, as objects in id order
  * (`fields` names the tuple positions; the first is the id); runs in the
- * worker. Packed rows are unpacked as they are asked for.
+ * worker. Packed rows are unpacked as they are asked for, in the order
+ * packed (PostgreSQL's pages are selected in id order).
  */
 export function rowsOf<T extends {id: number}>(page: PageRows<T>, fields: readonly (keyof T & string)[]): Iterable<T> {
   if (Array.isArray(page)) return page
