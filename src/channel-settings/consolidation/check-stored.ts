@@ -1,4 +1,5 @@
 import {secretHome, type RowEnvelopes, type SecretHome} from './convert.js'
+import {createHash} from 'node:crypto'
 import {ByteBuilder} from '../../db/byte-builder.js'
 import type {RowDecision} from './types.js'
 
@@ -62,11 +63,17 @@ export const STORED_FIELD = '|'
 export const STORED_NULL = '!'
 export const STORED_ROW_END = '\n'
 
-/** What readBackPage reads for a page: how many archive rows its legacy ids have, and their StoredRows as one text. */
-export interface StoredPage {
-  rows: number
-  text: string
-}
+/**
+ * What is read back for a page: how many archive rows its legacy ids have,
+ * and their StoredRows as one text (readBackPage), or that text's SHA-256
+ * (PostgreSQL's page statement, write-returning.ts): a text that equals the
+ * one expected needs no more than its digest to prove it, and a page that
+ * differs is read back as text to name what differs.
+ */
+export type StoredPage = {rows: number; text: string} | {rows: number; digest: Uint8Array}
+
+/** What checkStoredPage says of a page whose digest differs from the expected text's: read back its text, to name what differs. */
+export const TEXT_NEEDED = 'text needed'
 
 const field = (value: string | number | null) => (value === null ? STORED_NULL : STORED_FIELD + value)
 
@@ -122,6 +129,11 @@ export class ExpectedStoredText {
   get text(): string {
     return this.bytes.utf8()
   }
+
+  /** The text's SHA-256, as PostgreSQL's sha256() of its UTF-8 bytes gives it. */
+  digest(): Buffer {
+    return createHash('sha256').update(this.bytes.view()).digest()
+  }
 }
 
 /** One field of a row's text: STORED_FIELD and the text up to the next field, or STORED_NULL. */
@@ -163,16 +175,18 @@ function parseStoredText(text: string, count: number): StoredRow[] | undefined {
  * (verify.ts legacyProblem; on PostgreSQL write-returning.ts) and passed on
  * here.
  *
- * One comparison of the text read with the text expected settles a page
- * that is as written. Any other page is taken apart and compared row by
- * row, which names what differs, or finds nothing when only the rows' order
+ * One comparison of the text read (or of its digest) with the text
+ * expected settles a page that is as written; a digest that differs can
+ * name nothing, so it asks for the text (TEXT_NEEDED). Any other text is
+ * taken apart and compared row by row, which names what differs, or finds nothing when only the rows' order
  * did (readBackPage orders them, but SQL does not promise the aggregate
  * keeps that order); a text that does not come apart into its rows is named
  * as a whole.
  */
-export function checkStoredPage(expected: ExpectedStoredText, stored: StoredPage): VerifyProblem[] {
+export function checkStoredPage(expected: ExpectedStoredText, stored: StoredPage): VerifyProblem[] | typeof TEXT_NEEDED {
   const {count, first, last} = expected.rows
   if (first === undefined || last === undefined) return []
+  if ('digest' in stored) return stored.rows === count && expected.digest().equals(stored.digest) ? [] : TEXT_NEEDED
   const text = expected.text
   if (stored.rows === count && stored.text === text) return []
   const rows = parseStoredText(stored.text, stored.rows)

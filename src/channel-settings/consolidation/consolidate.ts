@@ -26,7 +26,8 @@ import {
   stateKeys,
 } from './state.js'
 import {TABLES, type ConsolidationReport} from './types.js'
-import {assertVerified, type VerifyProblem} from './verify.js'
+import {TEXT_NEEDED} from './check-stored.js'
+import {assertVerified, readBackPage, type VerifyProblem} from './verify.js'
 import type {ConvertedPage} from './worker-tasks.js'
 import {releaseLegacyPage} from './write.js'
 import {writePageReadingBack} from './write-returning.js'
@@ -92,7 +93,7 @@ export async function consolidateChannelSettings(ctx: MigrationContext): Promise
         await planned
         // Every row was decrypted before this refuses: the refusal names them all.
         assertDecryptable(converted.failures, total, key!, archiveUndecryptable)
-        const problems = [...converted.problems, ...(await Promise.all(converted.verifying)).flat()]
+        const problems = [...converted.problems, ...(await storedPageProblems(db, dialect, pool, converted.verifying))]
         logger.debug(`consolidation: verified ${total}/${total}`)
         await assertVerified(db, problems, total, converted.released)
         counts = converted.counts
@@ -139,11 +140,11 @@ async function convertPages(
   logger: Logger,
   total: number,
   archiveUndecryptable: boolean,
-): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: Promise<VerifyProblem[]>[]; problems: VerifyProblem[]; released: number}> {
+): Promise<{failures: DecryptFailure[]; counts: BatchCounts[]; verifying: VerifyingPage[]; problems: VerifyProblem[]; released: number}> {
   const archivedAt = new Date().toISOString()
   const failures: DecryptFailure[] = []
   const counts: BatchCounts[] = []
-  const verifying: Promise<VerifyProblem[]>[] = []
+  const verifying: VerifyingPage[] = []
   const problems: VerifyProblem[] = []
   let writing = true
   let released = 0
@@ -160,11 +161,41 @@ async function convertPages(
       const stored = await writePageReadingBack(db, dialect, converted.writes, archivedAt, current.rows.first, current.rows.last)
       counts.push(converted.counts)
       released += await releaseLegacyPage(db, dialect, current.rows.first, current.rows.last)
-      verifying.push(pool.run<VerifyProblem[]>({task: 'verify', page, stored}))
+      verifying.push({page, first: current.rows.first, last: current.rows.last, checked: pool.run<PageCheck>({task: 'verify', page, stored})})
     }
     done += current.rows.rows
     loader.release(page)
     logger.debug(`consolidation: converted ${done}/${total}`)
   }
   return {failures, counts, verifying, problems, released}
+}
+
+/** What a worker's check of a stored page says (check-stored.ts checkStoredPage). */
+type PageCheck = VerifyProblem[] | typeof TEXT_NEEDED
+
+/** A written page on its way through its worker's check, and its legacy ids. */
+interface VerifyingPage {
+  page: number
+  first: number
+  last: number
+  checked: Promise<PageCheck>
+}
+
+/**
+ * What the checks of the written pages found. A page whose stored text's
+ * digest differed from the one its worker expected (PostgreSQL,
+ * write-returning.ts) is read back now as text (verify.ts readBackPage,
+ * against its legacy rows, which PostgreSQL keeps until the drop) and
+ * checked again, which names what differs.
+ */
+async function storedPageProblems(db: Kysely<any>, dialect: Dialect, pool: CryptoPool, pages: readonly VerifyingPage[]): Promise<VerifyProblem[]> {
+  const problems: VerifyProblem[] = []
+  for (const {page, first, last, checked} of pages) {
+    let check = await checked
+    if (check === TEXT_NEEDED) check = await pool.run<PageCheck>({task: 'verify', page, stored: await readBackPage(db, dialect, first, last)})
+    // A text is always settled: only a digest can ask for more.
+    if (check === TEXT_NEEDED) throw new MigrationError(`Page ${page} was read back as text and still not checked.`, {code: 'CONSOLIDATION_INTERNAL'})
+    problems.push(...check)
+  }
+  return problems
 }

@@ -138,28 +138,33 @@ export async function readBackPage(db: Kysely<any>, dialect: Dialect, first: num
   return storedPage(page)
 }
 
-/** What storedPageSql selects. */
+/** What storedPageSql selects: the text, or its digest. */
 export interface StoredPageRow {
   rows: number | string
-  text: string | null
+  text?: string | null
+  digest?: Uint8Array | null
 }
 
 /**
  * SQL for a page's StoredRows as one text (storedRowText) and their count:
  * `columns` over `from` (a FROM clause and its conditions), ordered by
  * `order` before they are concatenated, not by the aggregate, which would
- * sort the finished texts.
+ * sort the finished texts. As `digest` (PostgreSQL), the text's SHA-256
+ * rather than the text (check-stored.ts StoredPage).
  */
-export function storedPageSql(columns: StoredColumns, from: string, order: string): string {
+export function storedPageSql(columns: StoredColumns, from: string, order: string, form: 'text' | 'digest' = 'text'): string {
   // string_agg: PostgreSQL, and SQLite from 3.44 (better-sqlite3 12 bundles 3.5x).
-  return `SELECT COUNT(*) AS rows, string_agg(${storedRowText()}, '') AS text
+  const text = `string_agg(${storedRowText()}, '')`
+  const selected = form === 'text' ? `${text} AS text` : `sha256(convert_to(COALESCE(${text}, ''), 'UTF8')) AS digest`
+  return `SELECT COUNT(*) AS rows, ${selected}
     FROM (SELECT ${STORED_ROW_FIELDS.map((name) => `${columns[name]} AS "${name}"`).join(', ')}
       ${from} ORDER BY ${order}) AS stored`
 }
 
 /** storedPageSql's row as the StoredPage the worker checks. */
 export function storedPage(row: StoredPageRow | undefined): StoredPage {
-  return {rows: Number(row?.rows ?? 0), text: row?.text ?? ''}
+  const rows = Number(row?.rows ?? 0)
+  return row?.digest ? {rows, digest: row.digest} : {rows, text: row?.text ?? ''}
 }
 
 /**

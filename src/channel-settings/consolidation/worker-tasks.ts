@@ -1,7 +1,7 @@
 import type {EncryptionKey} from '../../crypto/encryption-key.js'
 import {MigrationError} from '../../errors/engage-error.js'
 import {checkRowEnvelopes} from './check-envelopes.js'
-import {checkStoredPage, ExpectedStoredText, type StoredPage, type VerifyProblem} from './check-stored.js'
+import {checkStoredPage, ExpectedStoredText, TEXT_NEEDED, type StoredPage, type VerifyProblem} from './check-stored.js'
 import type {RowsEncoding} from './computed-columns.js'
 import {convertRow, PageEncoder} from './convert.js'
 import {decryptLegacyRow, type DecryptFailure} from './decrypt-legacy.js'
@@ -93,12 +93,17 @@ export class PageCrypto {
     for (const row of rowsOf(rows, PAGE_ROW_FIELDS)) yield decryptLegacyRow(this.key, loadedRow(row), row.credentials_encrypted)
   }
 
-  /** Checks what the database stored for the page (write-returning.ts writePageReadingBack) against what was written; forgets the page. */
-  verify(page: number, stored: StoredPage): VerifyProblem[] {
+  /**
+   * Checks what the database stored for the page (write-returning.ts
+   * writePageReadingBack) against what was written, and forgets the page;
+   * keeps it when a digest differs, for the text read back next.
+   */
+  verify(page: number, stored: StoredPage): VerifyProblem[] | typeof TEXT_NEEDED {
     const written = this.written.get(page)
     if (!written) throw new MigrationError(`Page ${page} reached verification before its conversion.`, {code: 'CONSOLIDATION_INTERNAL'})
-    this.written.delete(page)
-    return checkStoredPage(written, stored)
+    const checked = checkStoredPage(written, stored)
+    if (checked !== TEXT_NEEDED) this.written.delete(page)
+    return checked
   }
 }
 
@@ -109,7 +114,7 @@ export type PageTask =
   | {task: 'convert'; page: number; rows?: PageRows<PageRow>}
   | {task: 'verify'; page: number; stored: StoredPage}
 
-export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | void {
+export function runPageTask(crypto: PageCrypto, message: PageTask): ConvertedPage | VerifyProblem[] | typeof TEXT_NEEDED | void {
   switch (message.task) {
     case 'plan':
       return crypto.plan(message.plan, message.firstCreatedId, message.encoding)

@@ -1,4 +1,4 @@
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import BetterSqlite3 from 'better-sqlite3'
 import {afterEach, describe, expect, it} from 'vitest'
 import {checkRowEnvelopes} from '../../../src/channel-settings/consolidation/check-envelopes.js'
@@ -12,7 +12,7 @@ import {PageCrypto, type ConvertedPage} from '../../../src/channel-settings/cons
 import {keyIdOf, type EncryptionKey} from '../../../src/crypto/encryption-key.js'
 import {decryptField} from '../../../src/crypto/envelope.js'
 import {encryptLegacy} from '../../../src/crypto/legacy-cbc.js'
-import {STORED_ROW_FIELDS, type StoredPage, type StoredRow, type VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
+import {STORED_ROW_FIELDS, TEXT_NEEDED, type StoredPage, type StoredRow, type VerifyProblem} from '../../../src/channel-settings/consolidation/check-stored.js'
 import {storedRowText} from '../../../src/channel-settings/consolidation/verify.js'
 import {packRows} from '../../../src/channel-settings/consolidation/packed-rows.js'
 import {PAGE_ROW_FIELDS, type PageRow} from '../../../src/channel-settings/consolidation/types.js'
@@ -65,7 +65,7 @@ const pageJson = () => tuplesJson(pageRows(), PAGE_ROW_FIELDS)
  * read-back's own SQL (storedRowText), from a table of those rows, in the
  * order given.
  */
-function storedPage(rows: StoredRow[]): StoredPage {
+function storedPage(rows: StoredRow[]): StoredPage & {text: string} {
   const sqlite = new BetterSqlite3(':memory:')
   try {
     // Typed as the archive and settings columns are, so SQLite stores the bound numbers as integers.
@@ -159,6 +159,28 @@ describe('consolidation page cryptography (the crypto worker\'s steps)', () => {
     expect(writes.created).toBeNull()
 
     expect(crypto.verify(0, storedText(writes))).toEqual([])
+  })
+
+  it('settles a page by the digest of its text; a digest that differs asks for the text, and the page waits for it', () => {
+    const crypto = plannedCrypto()
+    const {writes} = crypto.convert(0, pageRows())
+    const stored = storedText(writes)
+    const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest()
+    const again = plannedCrypto()
+    const other = again.convert(0, pageRows())
+
+    expect(crypto.verify(0, {rows: stored.rows, digest: digest(stored.text)})).toEqual([])
+    expect(again.verify(0, {rows: stored.rows, digest: digest(storedText(other.writes).text)})).toEqual([])
+    const third = plannedCrypto()
+    third.convert(0, pageRows())
+    // Another conversion's envelopes (their IVs are random): the digest differs, and the text names the rows.
+    expect(third.verify(0, {rows: stored.rows, digest: digest(stored.text)})).toBe(TEXT_NEEDED)
+    expect(third.verify(0, stored)).toEqual([
+      {id: 1, problem: 'stored credentials differ from the ones written'},
+      {id: 1, problem: 'stored webhook secret differs from the one written'},
+      {id: 2, problem: 'stored credentials differ from the ones written'},
+    ])
+    expect(() => third.verify(0, stored)).toThrow(/before its conversion/)
   })
 
   it('names the row whose stored envelope differs by one byte from the one written', () => {
