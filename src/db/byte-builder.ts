@@ -48,9 +48,12 @@ export class ByteBuilder {
 
   /**
    * The bytes written, in a buffer of exactly their size: a typed array
-   * posted to another thread carries its whole underlying buffer.
+   * posted to another thread carries its whole underlying buffer. A builder
+   * whose buffer is exactly full hands that buffer over rather than a copy
+   * (an append after this grows into a new buffer, so it stays as it is).
    */
   bytes(): Buffer {
+    if (this.at === this.buffer.length) return this.buffer
     const out = Buffer.allocUnsafeSlow(this.at)
     this.buffer.copy(out, 0, 0, this.at)
     return out

@@ -62,23 +62,26 @@ function cellPayload(cell: JsonbCell): number {
 export class JsonbRowsBuilder {
   /** The rows, each an ARRAY element; the outer header goes in front once their size is known. */
   private readonly body = new ByteBuilder()
+  /** The payload size of each cell of the row being added, measured once for its header and its cell's. */
+  private readonly payloads: number[] = []
 
   addRow(row: readonly JsonbCell[]): void {
     let size = 0
-    for (const cell of row) {
-      const payload = cellPayload(cell)
+    for (let index = 0; index < row.length; index++) {
+      const payload = cellPayload(row[index]!)
+      this.payloads[index] = payload
       size += headerBytes(payload) + payload
     }
     this.header(ARRAY, size)
-    for (const cell of row) {
+    for (let index = 0; index < row.length; index++) {
+      const cell = row[index]!
       if (cell === null) {
         this.header(NULL, 0)
       } else if (typeof cell === 'number') {
-        const digits = String(cell)
-        this.header(INT, digits.length)
-        this.body.text(digits, 'latin1')
+        this.header(INT, this.payloads[index]!)
+        this.body.text(String(cell), 'latin1')
       } else {
-        this.header(TEXTRAW, Buffer.byteLength(cell, 'utf8'))
+        this.header(TEXTRAW, this.payloads[index]!)
         this.body.text(cell)
       }
     }
@@ -87,6 +90,7 @@ export class JsonbRowsBuilder {
   /** The JSONB value, in a buffer of its own. */
   finish(): Uint8Array {
     const total = this.body.length
+    // Sized exactly, so bytes() hands over this buffer without copying it again.
     const out = new ByteBuilder(headerBytes(total) + total)
     writeHeader(out, ARRAY, total)
     out.append(this.body.view())

@@ -1,6 +1,6 @@
-import {secretHome, type RowEnvelopes, type SecretHome} from './convert.js'
 import {createHash} from 'node:crypto'
 import {ByteBuilder} from '../../db/byte-builder.js'
+import {secretHome, type RowEnvelopes, type SecretHome} from './convert.js'
 import type {RowDecision} from './types.js'
 
 function describeSettingsRow(id: number | null | undefined, created: boolean): string {
@@ -178,10 +178,10 @@ function parseStoredText(text: string, count: number): StoredRow[] | undefined {
  * One comparison of the text read (or of its digest) with the text
  * expected settles a page that is as written; a digest that differs can
  * name nothing, so it asks for the text (TEXT_NEEDED). Any other text is
- * taken apart and compared row by row, which names what differs, or finds nothing when only the rows' order
- * did (readBackPage orders them, but SQL does not promise the aggregate
- * keeps that order); a text that does not come apart into its rows is named
- * as a whole.
+ * taken apart and compared row by row, which names what differs, or finds
+ * nothing when only the rows' order did (readBackPage orders them, but SQL
+ * does not promise the aggregate keeps that order); a text that does not
+ * come apart into its rows is named as a whole.
  */
 export function checkStoredPage(expected: ExpectedStoredText, stored: StoredPage): VerifyProblem[] | typeof TEXT_NEEDED {
   const {count, first, last} = expected.rows

@@ -111,13 +111,15 @@ export function storedRowText(): string {
 }
 
 /**
- * SQLite: reads back, after a page's writes and before its legacy rows are
- * deleted, what is stored for its legacy ids (PostgreSQL reads a page back
- * as it writes it, write-returning.ts): each archive row and the settings row
- * it points at, with the SQL half of the verification (legacyProblem), for
- * the crypto worker that converted the page to check (checkStoredPage). A
- * legacy row without its archive row is caught there, and a legacy row that
- * was not loaded by assertVerified's count.
+ * Reads back what is stored for a page's legacy ids: on SQLite after each
+ * page's writes and before its legacy rows are deleted; on PostgreSQL, which
+ * reads a page back as it writes it (write-returning.ts), only for a page
+ * whose digest differed, once every page is written (consolidate.ts
+ * storedPageProblems). Each archive row and the settings row it points at,
+ * with the SQL half of the verification (legacyProblem), for the crypto
+ * worker that converted the page to check (checkStoredPage). A legacy row
+ * without its archive row is caught there, and a legacy row that was not
+ * loaded by assertVerified's count.
  *
  * The rows come as one text the database concatenates (storedRowText), not
  * as rows: this thread then passes on one string instead of parsing eleven
